@@ -1,0 +1,5 @@
+"""``python -m rnnscope``."""
+
+from rnnscope.cli import main
+
+main()

@@ -1,0 +1,269 @@
+"""The command line: flags → spec → library → report → view → exit code.
+
+Torch is imported inside the commands only, so ``--help`` and shell completion stay fast.
+Annotations here are real objects (no ``from __future__ import annotations``): the
+``command`` decorator hands Typer a signature built from them.
+"""
+
+import functools
+import inspect
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, Optional
+
+import typer
+
+from rnnscope.errors import RnnscopeError
+from rnnscope.spec import DEVICE_CHOICES, DTYPES, Kind, LayerSpec, check_run_options, make_spec, parse_lengths
+
+app = typer.Typer(
+    name="rnnscope",
+    help="See inside PyTorch's recurrent layers: shapes, gates, parameters.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+LAYER = "Layer"
+INPUT = "Synthetic input"
+RUN = "Run"
+
+
+@dataclass(frozen=True)
+class LayerFlags:
+    """The layer-building flags shared by inspect, verify, compare and bench, as typed."""
+
+    cell: bool
+    input_size: int
+    hidden_size: int
+    layers: int
+    bidirectional: bool
+    batch_first: bool
+    bias: bool
+    dropout: float
+    nonlinearity: Optional[str]
+    proj_size: int
+    seq_len: Optional[int]
+    batch: Optional[int]
+    unbatched: bool
+    lengths: Optional[str]
+    enforce_sorted: bool
+    no_initial_state: bool
+    device: str
+    dtype: str
+    seed: int
+
+    def spec(self, kind: Kind) -> LayerSpec:
+        """Validate every flag (in our flag names) and return the spec for ``kind``.
+
+        Raises:
+            BadInput: the first invalid value or combination.
+        """
+        check_run_options(self.device, self.dtype)
+        return make_spec(
+            kind,
+            cell=self.cell,
+            input_size=self.input_size,
+            hidden_size=self.hidden_size,
+            num_layers=self.layers,
+            bias=self.bias,
+            batch_first=self.batch_first,
+            dropout=self.dropout,
+            bidirectional=self.bidirectional,
+            proj_size=self.proj_size,
+            nonlinearity=self.nonlinearity,
+            seq_len=self.seq_len,
+            batch=self.batch,
+            unbatched=self.unbatched,
+            lengths=parse_lengths(self.lengths) if self.lengths is not None else None,
+            enforce_sorted=self.enforce_sorted,
+            initial_state=not self.no_initial_state,
+        )
+
+
+@dataclass(frozen=True)
+class Output:
+    """Where a report goes: one JSON document, or Rich tables."""
+
+    json: bool
+    debug: bool
+
+    def show(self, report: Any, view: Callable[[Any], Any]) -> None:
+        if self.json:
+            sys.stdout.write(json.dumps(report.to_dict(), allow_nan=False) + "\n")
+            return
+        from rnnscope.render import print_view
+
+        print_view(view(report))
+
+
+def _option(*names: str, help: str, panel: str) -> typer.models.OptionInfo:
+    option: typer.models.OptionInfo = typer.Option(*names, help=help, rich_help_panel=panel)
+    return option
+
+
+# name → (annotation, default); the order is the order of --help.
+_LAYER_PARAMETERS: dict[str, tuple[Any, Any]] = {
+    "cell": (
+        Annotated[bool, _option("--cell", help="Use nn.RNNCell / LSTMCell / GRUCell.", panel=LAYER)],
+        False,
+    ),
+    "input_size": (
+        Annotated[int, _option("--input-size", "-i", help="H_in: features of x.", panel=LAYER)],
+        10,
+    ),
+    "hidden_size": (
+        Annotated[int, _option("--hidden-size", "-H", help="H_cell: features of h.", panel=LAYER)],
+        20,
+    ),
+    "layers": (Annotated[int, _option("--layers", "-l", help="num_layers: stacked layers.", panel=LAYER)], 1),
+    "bidirectional": (
+        Annotated[
+            bool, _option("--bidirectional/--unidirectional", help="Two directions (D = 2).", panel=LAYER)
+        ],
+        False,
+    ),
+    "batch_first": (
+        Annotated[
+            bool, _option("--batch-first/--seq-first", help="Input laid out (N, L, H_in).", panel=LAYER)
+        ],
+        False,
+    ),
+    "bias": (Annotated[bool, _option("--bias/--no-bias", help="Bias vectors.", panel=LAYER)], True),
+    "dropout": (
+        Annotated[float, _option("--dropout", help="Dropout between layers, 0 ≤ p ≤ 1.", panel=LAYER)],
+        0.0,
+    ),
+    "nonlinearity": (
+        Annotated[
+            Optional[str],
+            _option("--nonlinearity", help="tanh or relu; rnn only. [default: tanh]", panel=LAYER),
+        ],
+        None,
+    ),
+    "proj_size": (
+        Annotated[int, _option("--proj-size", help="lstm only: H_out, 0 ≤ proj < hidden.", panel=LAYER)],
+        0,
+    ),
+    "seq_len": (
+        Annotated[
+            Optional[int], _option("--seq-len", "-L", help="L: time steps. [default: 100]", panel=INPUT)
+        ],
+        None,
+    ),
+    "batch": (
+        Annotated[Optional[int], _option("--batch", "-N", help="N: batch size. [default: 32]", panel=INPUT)],
+        None,
+    ),
+    "unbatched": (Annotated[bool, _option("--unbatched", help="2-D input (L, H_in).", panel=INPUT)], False),
+    "lengths": (
+        Annotated[
+            Optional[str],
+            _option("--lengths", help="Comma-separated lengths, e.g. 7,5,5,2: a packed batch.", panel=INPUT),
+        ],
+        None,
+    ),
+    "enforce_sorted": (
+        Annotated[
+            bool,
+            _option(
+                "--enforce-sorted/--no-enforce-sorted", help="Require decreasing --lengths.", panel=INPUT
+            ),
+        ],
+        False,
+    ),
+    "no_initial_state": (
+        Annotated[bool, _option("--no-initial-state", help="Pass no h_0/c_0 (zeros).", panel=INPUT)],
+        False,
+    ),
+    "device": (Annotated[str, _option("--device", help=DEVICE_CHOICES + ".", panel=RUN)], "cpu"),
+    "dtype": (Annotated[str, _option("--dtype", help=", ".join(DTYPES) + ".", panel=RUN)], "float32"),
+    "seed": (Annotated[int, _option("--seed", help="Seed for weights and input.", panel=RUN)], 0),
+}
+_OUTPUT_PARAMETERS: dict[str, tuple[Any, Any]] = {
+    "json_output": (
+        Annotated[bool, _option("--json", help="One JSON document on stdout, nothing else.", panel=RUN)],
+        False,
+    ),
+    "debug": (Annotated[bool, _option("--debug", help="Show tracebacks for errors.", panel=RUN)], False),
+}
+
+
+def _parameters(spec: dict[str, tuple[Any, Any]]) -> list[inspect.Parameter]:
+    return [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default)
+        for name, (annotation, default) in spec.items()
+    ]
+
+
+def command(func: Callable[..., int]) -> Callable[..., None]:
+    """Give a command the shared flags and the one error boundary.
+
+    The command declares ``output: Output`` (and ``layer: LayerFlags`` if it builds a layer)
+    and returns its exit code; this wrapper turns the shared flags into those objects, and an
+    ``RnnscopeError`` into one line on stderr with the error's exit code.
+    """
+    signature = inspect.signature(func)
+    wants_layer = "layer" in signature.parameters
+    own = [p for name, p in signature.parameters.items() if name not in ("layer", "output")]
+    added = (_parameters(_LAYER_PARAMETERS) if wants_layer else []) + _parameters(_OUTPUT_PARAMETERS)
+
+    @functools.wraps(func)
+    def wrapper(**kwargs: Any) -> None:
+        output = Output(json=kwargs.pop("json_output"), debug=kwargs.pop("debug"))
+        if wants_layer:
+            kwargs["layer"] = LayerFlags(**{name: kwargs.pop(name) for name in _LAYER_PARAMETERS})
+        try:
+            code = func(output=output, **kwargs)
+        except RnnscopeError as error:
+            if output.debug:
+                raise
+            sys.stderr.write(f"error: {error}\n")
+            raise typer.Exit(int(error.exit_code)) from None
+        raise typer.Exit(code)
+
+    wrapper.__signature__ = signature.replace(parameters=own + added)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in own + added}
+    return wrapper
+
+
+def _version(value: bool) -> None:
+    if value:
+        from rnnscope import __version__
+
+        sys.stdout.write(f"rnnscope {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[
+        bool, typer.Option("--version", help="Print the version and exit.", callback=_version, is_eager=True)
+    ] = False,
+) -> None:
+    """See inside PyTorch's recurrent layers: shapes, gates, parameters."""
+
+
+KindArgument = Annotated[Kind, typer.Argument(help="rnn, lstm or gru.", case_sensitive=False)]
+
+
+@app.command("inspect")
+@command
+def inspect_command(kind: KindArgument, layer: LayerFlags, output: Output) -> int:
+    """Build the layer, run synthetic input through it, and show every tensor's shape
+    (expected from the documented formula beside actual) and every weight split into gates.
+
+    Exit 0 when every shape matches, 1 when one differs, 2 for bad input, 3 when the run fails.
+    """
+    from rnnscope.inspection import inspect as inspect_layer
+    from rnnscope.render import inspect_view
+
+    report = inspect_layer(layer.spec(kind), layer.device, layer.dtype, layer.seed)
+    output.show(report, inspect_view)
+    return 0 if report.ok else 1
+
+
+def main() -> None:
+    app()

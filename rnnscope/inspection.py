@@ -1,0 +1,166 @@
+"""``rnnscope.inspect``: run a layer and set every shape beside its documented formula."""
+
+from __future__ import annotations
+
+from rnnscope import cost
+from rnnscope.gates import GATES, gate_blocks, gate_count
+from rnnscope.probe import Probe, probe
+from rnnscope.report import InspectReport, ParameterRow, TensorRow
+from rnnscope.runtime import torch
+from rnnscope.spec import (
+    Kind,
+    LayerSpec,
+    Shape,
+    expected_batch_sizes,
+    expected_parameters,
+    expected_tensors,
+    symbols,
+)
+
+
+def inspect(spec: LayerSpec, device: str = "cpu", dtype: str = "float32", seed: int = 0) -> InspectReport:
+    """Build the layer the spec describes, run synthetic input through it and report.
+
+    Raises:
+        BadInput: a device that is not here, or a configuration that cannot fit it.
+        RunFailed: the forward pass failed although the input was valid.
+    """
+    ran = probe(spec, device, dtype, seed)
+    notes = list(ran.notes)
+    if ran.skipped_reason is not None:
+        notes.append(ran.skipped_reason)
+    elif spec.lengths is not None:
+        notes += packed_notes(spec.lengths, spec.seq_len, spec.bidirectional)
+    if not spec.initial_state:
+        notes.append(
+            "--no-initial-state: no h_0"
+            + ("/c_0" if spec.has_cell_state else "")
+            + " was passed, so PyTorch used zeros of the expected shape"
+        )
+    if spec.unbatched and spec.batch_first:
+        notes.append("--batch-first has no effect on unbatched input: it is (L, H_in) either way")
+    total = sum(p.numel() for p in ran.module.parameters())
+    rnn_total = cost.total_parameters(cost.rnn_equivalent(spec))
+    return InspectReport(
+        kind=spec.kind.value,
+        cell=spec.cell,
+        module=repr(ran.module),
+        config=spec.config(),
+        device=str(ran.device),
+        dtype=dtype,
+        seed=seed,
+        symbols=symbols(spec),
+        tensors=_tensor_rows(ran),
+        parameters=_parameter_rows(ran),
+        layers=cost.layer_parameters(spec),
+        total_params=total,
+        expected_total_params=cost.total_parameters(spec),
+        rnn_params=rnn_total,
+        ratio_vs_rnn=cost.ratio_vs_rnn(spec),
+        explanation=explain_ratio(spec),
+        forward="skipped" if ran.skipped_reason else "ran",
+        notes=notes,
+    )
+
+
+def _actual_tensors(ran: Probe) -> dict[str, torch.Tensor]:
+    tensors = dict(ran.inputs) | dict(ran.outputs)
+    if ran.packed_input is not None and ran.packed_output is not None:
+        tensors["packed_input.data"] = ran.packed_input.data
+        tensors["packed_input.batch_sizes"] = ran.packed_input.batch_sizes
+        # With --enforce-sorted PyTorch keeps no indices (both are None).
+        for name in ("sorted_indices", "unsorted_indices"):
+            index = getattr(ran.packed_input, name)
+            if index is not None:
+                tensors["packed_input." + name] = index
+        tensors["packed_output.data"] = ran.packed_output.data
+    return tensors
+
+
+# Small integer tensors of a PackedSequence, shown with their values.
+_INDEX_TENSORS = ("packed_input.batch_sizes", "packed_input.sorted_indices", "packed_input.unsorted_indices")
+
+
+def _tensor_rows(ran: Probe) -> list[TensorRow]:
+    actual = _actual_tensors(ran)
+    skipped = ran.skipped_reason is not None
+    rows = []
+    for formula in expected_tensors(ran.spec):
+        # Skipped on meta, nothing was computed: the rows show the formulas only.
+        tensor = None if skipped else actual.get(formula.name)
+        shape: Shape | None = tuple(tensor.shape) if tensor is not None else None
+        values = expected_values = None
+        if formula.name in _INDEX_TENSORS and tensor is not None:
+            values = [int(v) for v in tensor.tolist()]
+            if formula.name.endswith("batch_sizes") and ran.spec.lengths is not None:
+                expected_values = expected_batch_sizes(ran.spec.lengths)
+        rows.append(TensorRow(formula.name, formula.formula, formula.shape, shape, values, expected_values))
+    return rows
+
+
+def _parameter_rows(ran: Probe) -> list[ParameterRow]:
+    spec = ran.spec
+    actual = list(ran.module.named_parameters())
+    formulas = expected_parameters(spec)
+    rows = []
+    for (name, parameter), formula in zip(actual, formulas, strict=False):
+        # Pair by position, the order named_parameters() promises: a name or shape that
+        # differs from the formula shows as a failed row instead of vanishing.
+        rows.append(
+            ParameterRow(
+                name=name,
+                layer=formula.layer,
+                direction="reverse" if formula.reverse else "forward",
+                role=formula.role,
+                formula=formula.formula,
+                expected=formula.shape,
+                shape=tuple(parameter.shape) if name == formula.name else (),
+                numel=parameter.numel(),
+                gates=gate_blocks(spec.kind.value, formula.role, spec.hidden_size, spec.proj_size),
+            )
+        )
+    return rows
+
+
+def explain_ratio(spec: LayerSpec) -> str:
+    """The ratio to nn.RNN in words a learner reads once and remembers."""
+    baseline = "an RNNCell" if spec.cell else "an nn.RNN"
+    ratio = cost.ratio_vs_rnn(spec)
+    gates = gate_count(spec.kind.value)
+    if spec.kind is Kind.rnn:
+        return (
+            f"{ratio:g}×: this is the baseline. Each RNN matrix is one block: "
+            f"h_t = {spec.nonlinearity}(W_ih x_t + b_ih + W_hh h_(t-1) + b_hh)."
+        )
+    names = ", ".join(gate for gate, _ in GATES[spec.kind.value])
+    name = spec.torch_class_name
+    text = (
+        f"{ratio:.4g}× {baseline} of the same sizes: each {name} matrix stacks {gates} gate blocks "
+        f"({names}) where the RNN has one, so every weight and bias has {gates}× the rows."
+    )
+    if spec.proj_size:
+        text += (
+            f" With --proj-size {spec.proj_size} the recurrent weights see H_out = "
+            f"{spec.proj_size} instead of {spec.hidden_size} and weight_hr adds "
+            f"{spec.proj_size}·{spec.hidden_size} per layer and direction, so the ratio is not {gates}."
+        )
+    return text
+
+
+def packed_notes(lengths: tuple[int, ...], seq_len: int, bidirectional: bool) -> list[str]:
+    """What packing did to this batch, in its own numbers."""
+    total, longest, n = sum(lengths), max(lengths), len(lengths)
+    example = max(range(n), key=lambda index: (lengths[index] < longest, lengths[index]))
+    length = lengths[example]
+    notes = [
+        f"lengths {','.join(map(str, lengths))}: the packed data holds {total} real steps of the "
+        f"{longest} × {n} = {longest * n} in the padded rectangle (padding would be "
+        f"{1 - total / (longest * n):.0%} of it).",
+        f"h_n holds each sequence's state at its own last valid step in the forward direction "
+        f"(sequence {example}, length {length}: output step {length - 1})"
+        + (", and at step 0 in the reverse direction." if bidirectional else "."),
+        f"output_padded is padded to the longest sequence ({longest}), not --seq-len "
+        f"({seq_len}): pad_packed_sequence was called without total_length. Its "
+        f"{longest * n - total} padded positions are zeros.",
+    ]
+    return notes

@@ -1,0 +1,178 @@
+"""Build the torch module and its synthetic input, run it, and keep every tensor it touched."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from rnnscope.cost import forward_bytes
+from rnnscope.runtime import (
+    TORCH_DTYPES,
+    check_fits,
+    notes_from_warnings,
+    resolve_device,
+    run_failures,
+    torch,
+)
+from rnnscope.spec import Kind, LayerSpec
+
+nn = torch.nn
+rnn_utils = torch.nn.utils.rnn
+
+# The meta device walks every time step of every layer and direction in Python (measured here:
+# about 1.2 s once plus 5-6 ms per step): past this many steps the forward pass is skipped.
+META_FORWARD_STEP_LIMIT = 160
+
+
+@dataclass
+class Probe:
+    """A built module, the tensors fed to it, and the tensors it returned (empty if skipped)."""
+
+    spec: LayerSpec
+    device: torch.device
+    dtype: torch.dtype
+    module: nn.Module
+    inputs: dict[str, torch.Tensor]
+    outputs: dict[str, torch.Tensor] = field(default_factory=dict)
+    packed_input: rnn_utils.PackedSequence | None = None
+    packed_output: rnn_utils.PackedSequence | None = None
+    notes: list[str] = field(default_factory=list)
+    skipped_reason: str | None = None
+
+
+def build_module(spec: LayerSpec, device: torch.device, dtype: torch.dtype) -> nn.Module:
+    """The nn.RNN / LSTM / GRU (or Cell) that the spec describes, built in place on the device."""
+    module_class = getattr(nn, spec.torch_class_name)
+    options: dict[str, object] = {"bias": spec.bias, "device": device, "dtype": dtype}
+    if spec.kind is Kind.rnn:
+        options["nonlinearity"] = spec.nonlinearity
+    if not spec.cell:
+        options |= {
+            "num_layers": spec.num_layers,
+            "batch_first": spec.batch_first,
+            "dropout": spec.dropout,
+            "bidirectional": spec.bidirectional,
+        }
+        if spec.kind is Kind.lstm:
+            options["proj_size"] = spec.proj_size
+    module: nn.Module = module_class(spec.input_size, spec.hidden_size, **options)
+    return module
+
+
+def make_inputs(spec: LayerSpec, device: torch.device, dtype: torch.dtype) -> dict[str, torch.Tensor]:
+    """Random x and, unless ``--no-initial-state``, h_0 (and c_0), in the documented shapes.
+
+    With ``--lengths`` the positions past each sequence's length are zeroed, as a padded batch
+    would hold them.
+    """
+    n, steps = spec.batch, spec.seq_len
+    # Meta tensors hold no values, and torch.randn on meta imports sympy (half a second).
+    draw = torch.empty if device.type == "meta" else torch.randn
+    batch_axis = () if spec.unbatched else (n,)
+    if spec.cell:
+        x = draw(*batch_axis, spec.input_size, device=device, dtype=dtype)  # (N, H_in)
+        states = {name: (*batch_axis, spec.hidden_size) for name in _state_names(spec, "0")}
+    else:
+        if spec.unbatched:
+            x_shape: tuple[int, ...] = (steps, spec.input_size)  # (L, H_in)
+        elif spec.batch_first:
+            x_shape = (n, steps, spec.input_size)  # (N, L, H_in)
+        else:
+            x_shape = (steps, n, spec.input_size)  # (L, N, H_in)
+        x = draw(*x_shape, device=device, dtype=dtype)
+        if spec.lengths is not None and device.type != "meta":
+            steps_index = torch.arange(steps, device=device)
+            lengths = torch.tensor(spec.lengths, device=device)
+            valid = steps_index[:, None] < lengths[None, :]  # (L, N)
+            x = x * (valid.T if spec.batch_first else valid)[..., None].to(dtype)
+        layers = spec.directions * spec.num_layers
+        states = {
+            name: (layers, *batch_axis, spec.hidden_size if name == "c_0" else spec.h_out)
+            for name in _state_names(spec, "0")
+        }
+    inputs = {"input": x}
+    if spec.initial_state:
+        inputs |= {name: draw(*shape, device=device, dtype=dtype) for name, shape in states.items()}
+    return inputs
+
+
+def _state_names(spec: LayerSpec, step: str) -> list[str]:
+    return ["h_" + step, "c_" + step] if spec.has_cell_state else ["h_" + step]
+
+
+def meta_skip_reason(spec: LayerSpec) -> str | None:
+    """Why a meta forward pass would take too long, with the --seq-len that makes it run."""
+    if spec.cell:
+        return None
+    per_step = spec.num_layers * spec.directions
+    if spec.seq_len == 1 or spec.seq_len * per_step <= META_FORWARD_STEP_LIMIT:
+        return None
+    runnable = max(1, META_FORWARD_STEP_LIMIT // per_step)
+    return (
+        f"forward pass skipped on meta: PyTorch walks all {spec.seq_len * per_step:,} steps "
+        f"(seq-len × layers × directions) at about 5 ms each; shapes of the tensors come from "
+        f"the formulas only. Run it with --seq-len {runnable} or less."
+    )
+
+
+def probe(
+    spec: LayerSpec,
+    device: str = "cpu",
+    dtype: str = "float32",
+    seed: int = 0,
+    training: bool = True,
+) -> Probe:
+    """Build the module, make its input and run the forward pass.
+
+    Args:
+        spec: the validated layer spec.
+        device: ``--device`` as typed (``auto`` and ``cuda`` resolve to a real index).
+        dtype: a name from ``spec.DTYPES``.
+        seed: seeds torch's generator before the weights and the input are drawn.
+        training: False puts the module in eval mode (dropout off).
+
+    Raises:
+        BadInput: a device that is not here, or a configuration that cannot fit it.
+        RunFailed: the forward pass failed although the input was valid.
+    """
+    torch_device = resolve_device(device)
+    torch_dtype = TORCH_DTYPES[dtype]
+    check_fits(spec, torch_device, forward_bytes(spec, dtype))
+    notes: list[str] = []
+    with run_failures(torch_device), notes_from_warnings(notes):
+        torch.manual_seed(seed)
+        module = build_module(spec, torch_device, torch_dtype).train(training)
+        result = Probe(spec, torch_device, torch_dtype, module, make_inputs(spec, torch_device, torch_dtype))
+        result.skipped_reason = meta_skip_reason(spec) if torch_device.type == "meta" else None
+        if result.skipped_reason is None:
+            with torch.inference_mode():
+                _forward(result)
+    result.notes = notes
+    return result
+
+
+def _forward(result: Probe) -> None:
+    spec, module, inputs = result.spec, result.module, result.inputs
+    x = inputs["input"]
+    state: torch.Tensor | tuple[torch.Tensor, torch.Tensor] | None = None
+    if spec.initial_state:
+        state = (inputs["h_0"], inputs["c_0"]) if spec.has_cell_state else inputs["h_0"]
+    if spec.cell:
+        returned = module(x, state)
+        names = _state_names(spec, "1")
+        values = returned if spec.has_cell_state else (returned,)
+        result.outputs = dict(zip(names, values, strict=True))
+        return
+    if spec.lengths is not None:
+        lengths = torch.tensor(spec.lengths)  # pack_padded_sequence wants them on the CPU
+        result.packed_input = rnn_utils.pack_padded_sequence(
+            x, lengths, batch_first=spec.batch_first, enforce_sorted=spec.enforce_sorted
+        )
+        packed_output, final = module(result.packed_input, state)
+        result.packed_output = packed_output
+        output, _ = rnn_utils.pad_packed_sequence(packed_output, batch_first=spec.batch_first)
+        result.outputs["output_padded"] = output
+    else:
+        output, final = module(x, state)
+        result.outputs["output"] = output
+    finals = final if spec.has_cell_state else (final,)
+    result.outputs |= dict(zip(_state_names(spec, "n"), finals, strict=True))

@@ -1,0 +1,135 @@
+"""Rich views of the reports: the only module that imports rich's tables.
+
+Every view reads a report object and nothing else; the JSON view is ``report.to_dict()``.
+Tables are laid out to fit 80 columns; colour appears only on a terminal (Rich decides).
+"""
+
+from __future__ import annotations
+
+from rich import box
+from rich.console import Console, Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from rnnscope.report import InspectReport, ParameterRow, TensorRow
+from rnnscope.spec import format_shape
+
+PASS, FAIL, UNKNOWN = "✓", "✗", "—"
+
+
+def mark(ok: bool | None) -> Text:
+    if ok is None:
+        return Text(UNKNOWN, style="dim")
+    return Text(PASS, style="green") if ok else Text(FAIL, style="bold red")
+
+
+def _table(title: str) -> Table:
+    return Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False)
+
+
+def inspect_view(report: InspectReport) -> RenderableType:
+    """Header, tensors, parameters and the parameter summary of one inspect report."""
+    return Group(
+        _header(report),
+        _tensor_table(report.tensors),
+        _parameter_table(report),
+        _summary_table(report),
+        _totals(report),
+    )
+
+
+def _header(report: InspectReport) -> RenderableType:
+    lines = [
+        Text.assemble((report.module, "bold"), f"  on {report.device}, {report.dtype}, seed {report.seed}"),
+        Text(
+            "symbols: " + "  ".join(f"{name}={value}" for name, value in report.symbols.items()), style="dim"
+        ),
+    ]
+    lines += [Text(f"note: {note}", style="yellow") for note in report.notes]
+    return Group(*lines, Text(""))
+
+
+def _tensor_table(rows: list[TensorRow]) -> Table:
+    table = _table("Tensors: documented formula, expected shape, actual shape")
+    table.add_column("tensor", no_wrap=True)
+    table.add_column("formula", overflow="fold")
+    table.add_column("expected")
+    table.add_column("actual")
+    table.add_column("", justify="center")
+    for row in rows:
+        table.add_row(
+            row.name, row.formula, format_shape(row.expected), format_shape(row.shape), mark(row.ok)
+        )
+        if row.values is not None:
+            expected = _values(row.expected_values) if row.expected_values is not None else ""
+            table.add_row("", Text("values", style="dim"), expected, _values(row.values), "")
+    return table
+
+
+def _values(values: list[int]) -> str:
+    return "[" + ", ".join(map(str, values)) + "]"
+
+
+def _gates(row: ParameterRow) -> str:
+    """``i f g o: 4 × (20, 10)`` for stacked gates; the matrix symbol for a single block."""
+    if len(row.gates) == 1:
+        return row.gates[0].symbol
+    block = (row.expected[0] // len(row.gates), *row.expected[1:])
+    return f"{' '.join(g.gate for g in row.gates)} {len(row.gates)}×{format_shape(block)}"
+
+
+def _parameter_table(report: InspectReport) -> Table:
+    table = _table("Parameters, in named_parameters() order, split into gate blocks")
+    table.add_column("parameter", no_wrap=True)
+    table.add_column("layer", no_wrap=True)
+    table.add_column("shape", no_wrap=True)
+    table.add_column("numel", justify="right")
+    table.add_column("gate blocks", no_wrap=True)
+    table.add_column("", justify="center")
+    for row in report.parameters:
+        table.add_row(
+            row.name,
+            _layer(row.layer, row.direction),
+            format_shape(row.shape),
+            f"{row.numel:,}",
+            _gates(row),
+            mark(row.ok),
+        )
+    return table
+
+
+def _layer(layer: int, direction: str) -> str:
+    return f"{layer} {'rev' if direction == 'reverse' else 'fwd'}"
+
+
+def _summary_table(report: InspectReport) -> Table:
+    table = _table("Parameters per layer and direction: the closed formula")
+    table.add_column("layer", no_wrap=True)
+    table.add_column("formula")
+    table.add_column("count", justify="right")
+    for row in report.layers:
+        table.add_row(_layer(row.layer, row.direction), f"{row.formula}\n{row.worked}", f"{row.count:,}")
+    return table
+
+
+def _totals(report: InspectReport) -> RenderableType:
+    agree = report.total_params == report.expected_total_params
+    total = Text.assemble(
+        ("total: ", "bold"),
+        f"{report.total_params:,} parameters (formula {report.expected_total_params:,} ",
+        mark(agree),
+        f"), {report.ratio_vs_rnn:.4g}× the {report.rnn_params:,} of the same-size RNN",
+    )
+    failed = [row.name for row in report.tensors if row.ok is False]
+    failed += [row.name for row in report.parameters if not row.ok]
+    if failed:
+        verdict = Text(f"{FAIL} differs from its formula: {', '.join(failed)}", style="bold red")
+    elif report.forward == "skipped":
+        verdict = Text(f"{PASS} every parameter matches its formula (forward pass skipped)", style="green")
+    else:
+        verdict = Text(f"{PASS} every shape matches its formula", style="green")
+    return Group(total, Text(report.explanation), verdict)
+
+
+def print_view(view: RenderableType, console: Console | None = None) -> None:
+    (console or Console()).print(view)

@@ -1,0 +1,130 @@
+"""Torch at run time: a quiet import, devices, dtypes, memory, and warnings as notes.
+
+The CLI imports this module only inside commands, so ``rnnscope --help`` and shell completion
+never pay for ``import torch``.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from rnnscope.errors import BadInput, RunFailed
+
+with warnings.catch_warnings():
+    # torch warns at import when numpy is absent; rnnscope never converts to numpy, so the
+    # warning is noise on every command's stderr.
+    warnings.filterwarnings("ignore", message="Failed to initialize NumPy")
+    import torch as torch  # re-exported: the one place rnnscope imports torch
+
+if TYPE_CHECKING:
+    from rnnscope.spec import LayerSpec
+
+GIB = 1024**3
+
+
+TORCH_DTYPES = {
+    "float32": torch.float32,
+    "float64": torch.float64,
+    "float16": torch.float16,
+    "bfloat16": torch.bfloat16,
+}
+
+
+def resolve_device(name: str) -> torch.device:
+    """Turn ``--device`` into a device that exists here.
+
+    Raises:
+        BadInput: CUDA or MPS asked for where there is none, or a CUDA index past the last.
+    """
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", torch.cuda.current_device())
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            build = f"CUDA {torch.version.cuda}" if torch.version.cuda else "a CPU-only build"
+            raise BadInput(
+                f"--device {name}: CUDA is not available here (torch {torch.__version__}, "
+                f"{build}); use --device cpu, auto or meta"
+            )
+        count = torch.cuda.device_count()
+        index = int(name.partition(":")[2] or torch.cuda.current_device())
+        if index >= count:
+            raise BadInput(
+                f"--device {name}: this machine has {count} CUDA device(s), cuda:0 to cuda:{count - 1}"
+            )
+        return torch.device("cuda", index)
+    if name == "mps" and not torch.backends.mps.is_available():
+        raise BadInput("--device mps: MPS is not available here; use --device cpu, auto or meta")
+    return torch.device(name)
+
+
+def available_bytes(device: torch.device) -> int | None:
+    """Free memory on the device, or None where it cannot be known (meta, MPS)."""
+    if device.type == "cuda":
+        free, _total = torch.cuda.mem_get_info(device)
+        return int(free)
+    if device.type == "cpu":
+        return _cpu_available_bytes()
+    return None
+
+
+def _cpu_available_bytes() -> int:
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
+def check_fits(spec: LayerSpec, device: torch.device, needed: int) -> None:
+    """Refuse, before allocating, a configuration that cannot fit the device.
+
+    Raises:
+        BadInput: saying how much it needs, how much there is, and to try ``--device meta``.
+    """
+    available = available_bytes(device)
+    if available is not None and needed > available:
+        raise BadInput(
+            f"this {spec.torch_class_name} needs about {needed / GIB:,.1f} GiB on {device} but "
+            f"{available / GIB:,.1f} GiB is available; use --device meta to see its shapes, "
+            "parameters and cost without allocating"
+        )
+
+
+@contextmanager
+def notes_from_warnings(notes: list[str]) -> Iterator[None]:
+    """Collect what torch warns about (dropout with one layer, oneDNN fallbacks) as notes."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for warning in caught:
+        text = str(warning.message).split(" (Triggered internally")[0].strip()
+        if text not in notes:
+            notes.append(text)
+
+
+@contextmanager
+def run_failures(device: torch.device) -> Iterator[None]:
+    """Turn torch's run-time failures into one line with exit code 3."""
+    try:
+        yield
+    except torch.OutOfMemoryError as error:
+        first = str(error).splitlines()[0]
+        raise RunFailed(
+            f"out of memory on {device}: {first}; try a smaller --batch or --seq-len, or --device meta"
+        ) from error
+    except RuntimeError as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise RunFailed(
+            f"the run failed on {device}: {first}; try --device cpu or --dtype float32"
+        ) from error
