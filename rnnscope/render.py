@@ -24,7 +24,14 @@ def mark(ok: bool | None) -> Text:
 
 
 def _table(title: str) -> Table:
-    return Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False)
+    return Table(
+        title=title,
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        collapse_padding=True,
+        pad_edge=False,
+    )
 
 
 def inspect_view(report: InspectReport) -> RenderableType:
@@ -32,8 +39,11 @@ def inspect_view(report: InspectReport) -> RenderableType:
     return Group(
         _header(report),
         _tensor_table(report.tensors),
+        Text(""),
         _parameter_table(report),
+        Text(""),
         _summary_table(report),
+        Text(""),
         _totals(report),
     )
 
@@ -56,10 +66,15 @@ def _tensor_table(rows: list[TensorRow]) -> Table:
     table.add_column("expected")
     table.add_column("actual")
     table.add_column("", justify="center")
+    group = ""
     for row in rows:
-        table.add_row(
-            row.name, row.formula, format_shape(row.expected), format_shape(row.shape), mark(row.ok)
-        )
+        # packed_input.data, .batch_sizes ...: the prefix once, so the table fits 80 columns.
+        prefix, dot, field = row.name.rpartition(".")
+        if dot and prefix != group:
+            table.add_row(prefix, "", "", "", "")
+        group = prefix
+        name = f"  .{field}" if dot else row.name
+        table.add_row(name, row.formula, format_shape(row.expected), format_shape(row.shape), mark(row.ok))
         if row.values is not None:
             expected = _values(row.expected_values) if row.expected_values is not None else ""
             table.add_row("", Text("values", style="dim"), expected, _values(row.values), "")
@@ -83,8 +98,8 @@ def _parameter_table(report: InspectReport) -> Table:
     table.add_column("parameter", no_wrap=True)
     table.add_column("layer", no_wrap=True)
     table.add_column("shape", no_wrap=True)
-    table.add_column("numel", justify="right")
-    table.add_column("gate blocks", no_wrap=True)
+    table.add_column("numel", justify="right", no_wrap=True)
+    table.add_column("gate blocks", overflow="fold")
     table.add_column("", justify="center")
     for row in report.parameters:
         table.add_row(

@@ -24,6 +24,10 @@ def run_json(*args: str, exit_code: int = 0) -> dict[str, Any]:
     return document
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-goldens", action="store_true", help="Rewrite tests/golden/*.out.")
+
+
 @pytest.fixture
-def cli() -> Any:
-    return run_cli
+def update_goldens(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--update-goldens"))

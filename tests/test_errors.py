@@ -1,0 +1,126 @@
+"""Bad input: one line on stderr naming the flag and what is allowed, exit 2, nothing on stdout."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import run_cli
+
+BAD_INPUT = [
+    (["rnn", "--input-size", "0"], "--input-size must be a positive integer, got 0"),
+    (["rnn", "--hidden-size", "-3"], "--hidden-size must be a positive integer, got -3"),
+    (["rnn", "--layers", "0"], "--layers must be a positive integer, got 0"),
+    (["rnn", "--seq-len", "0"], "--seq-len must be a positive integer, got 0"),
+    (["rnn", "--batch", "0"], "--batch must be a positive integer, got 0"),
+    (["gru", "--dropout", "1.5"], "--dropout must be between 0 and 1, got 1.5"),
+    (["gru", "--dropout", "-0.1"], "--dropout must be between 0 and 1, got -0.1"),
+    (["gru", "--proj-size", "5"], "--proj-size applies to lstm only, not gru"),
+    (["rnn", "--proj-size", "5"], "--proj-size applies to lstm only, not rnn"),
+    (["lstm", "--proj-size", "20"], "--proj-size must be smaller than --hidden-size (20), got 20"),
+    (["lstm", "--proj-size", "-1"], "--proj-size must be 0 or more, got -1"),
+    (["lstm", "--nonlinearity", "relu"], "--nonlinearity applies to rnn only, not lstm"),
+    (["gru", "--nonlinearity", "tanh"], "--nonlinearity applies to rnn only, not gru"),
+    (["rnn", "--nonlinearity", "gelu"], "--nonlinearity must be tanh or relu, got 'gelu'"),
+    (["rnn", "--cell", "--layers", "2"], "--layers must be 1 with --cell (a cell is one layer), got 2"),
+    (
+        ["rnn", "--cell", "--bidirectional"],
+        "--bidirectional does not apply with --cell (a cell runs one direction)",
+    ),
+    (
+        ["gru", "--cell", "--batch-first"],
+        "--batch-first does not apply with --cell (a cell's input is (N, H_in))",
+    ),
+    (["gru", "--cell", "--dropout", "0.2"], "--dropout does not apply with --cell (cells have no dropout)"),
+    (
+        ["lstm", "--cell", "--seq-len", "5"],
+        "--seq-len does not apply with --cell (a cell runs one time step)",
+    ),
+    (
+        ["rnn", "--unbatched", "--batch", "4"],
+        "--batch does not apply with --unbatched (the input has no batch axis)",
+    ),
+    (["rnn", "--device", "tpu"], "--device must be cpu, cuda, cuda:N, mps, auto or meta, got 'tpu'"),
+    (["rnn", "--dtype", "int8"], "--dtype must be one of float32, float64, float16, bfloat16, got 'int8'"),
+    (["rnn", "--lengths", "3,0"], "--lengths must each be between 1 and --seq-len (100), got 0"),
+    (
+        ["rnn", "--lengths", "3,9", "--seq-len", "8"],
+        "--lengths must each be between 1 and --seq-len (8), got 9",
+    ),
+    (["rnn", "--lengths", "3,x"], "--lengths must be comma-separated integers such as 7,5,5,2, got '3,x'"),
+    (
+        ["rnn", "--lengths", "3,2", "--batch", "3"],
+        "--batch (3) must equal the number of --lengths (2), or be left out",
+    ),
+    (
+        ["rnn", "--lengths", "3,2", "--cell"],
+        "--lengths does not apply with --cell (a cell runs one time step)",
+    ),
+    (
+        ["rnn", "--lengths", "3,2", "--unbatched"],
+        "--lengths does not apply with --unbatched (lengths are per batch element)",
+    ),
+    (
+        ["rnn", "--lengths", "2,3", "--enforce-sorted"],
+        "--enforce-sorted needs --lengths in decreasing order, got 2,3",
+    ),
+    (["rnn", "--enforce-sorted"], "--enforce-sorted needs --lengths"),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), BAD_INPUT, ids=[" ".join(a) for a, _ in BAD_INPUT])
+def test_bad_input_is_one_line_exit_2(args: list[str], message: str) -> None:
+    result = run_cli("inspect", *args)
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr == f"error: {message}\n"
+
+
+def test_bad_input_with_json_prints_nothing_on_stdout() -> None:
+    result = run_cli("inspect", "gru", "--proj-size", "3", "--json")
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == "error: --proj-size applies to lstm only, not gru\n"
+
+
+def test_unknown_kind_is_a_usage_error() -> None:
+    result = run_cli("inspect", "transformer")
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert "'transformer' is not one of 'rnn', 'lstm', 'gru'" in result.stderr
+
+
+def test_unparsable_number_is_a_usage_error() -> None:
+    result = run_cli("inspect", "rnn", "--layers", "two")
+    assert result.exit_code == 2
+    assert "--layers" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_cuda_where_there_is_none_is_refused() -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    result = run_cli("inspect", "rnn", "--device", "cuda")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: --device cuda: CUDA is not available here")
+    assert result.stderr.count("\n") == 1
+
+
+def test_a_configuration_that_cannot_fit_is_refused_before_allocating() -> None:
+    # H = 100,000 over L·N = 10^8 tokens: terabytes of activations on any machine.
+    result = run_cli("inspect", "rnn", "--hidden-size", "100000", "--seq-len", "100000", "--batch", "1000")
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    line = result.stderr
+    assert line.startswith("error: this RNN needs about ") and "GiB on cpu but " in line
+    assert line.rstrip().endswith(
+        "use --device meta to see its shapes, parameters and cost without allocating"
+    )
+    assert line.count("\n") == 1
+
+
+def test_debug_shows_the_traceback() -> None:
+    result = run_cli("inspect", "gru", "--proj-size", "3", "--debug")
+    assert result.exit_code != 0
+    assert result.exception is not None
+    assert "--proj-size applies to lstm only" in str(result.exception)

@@ -1,0 +1,54 @@
+"""Golden terminal output: the layout users read, at 80 columns, without colour."""
+
+from __future__ import annotations
+
+import re
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from rnnscope import Kind, inspect, make_spec
+from rnnscope.render import inspect_view, print_view
+
+GOLDEN = Path(__file__).parent / "golden"
+CASES = {
+    "inspect_rnn_layers2": make_spec(Kind.rnn, num_layers=2),
+    "inspect_lstm_layers2": make_spec(Kind.lstm, num_layers=2),
+    "inspect_gru_packed": make_spec(Kind.gru, lengths=(4, 2, 3), seq_len=5, bidirectional=True),
+}
+
+
+def render(name: str) -> str:
+    console = Console(file=StringIO(), width=80, color_system=None, force_terminal=False)
+    print_view(inspect_view(inspect(CASES[name])), console)
+    output = console.file.getvalue()  # type: ignore[attr-defined]
+    assert isinstance(output, str)
+    return output
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_golden(name: str, update_goldens: bool) -> None:
+    output = render(name)
+    path = GOLDEN / f"{name}.out"
+    if update_goldens:
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(output)
+    assert output == path.read_text()
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_golden_invariants(name: str) -> None:
+    """Every line fits 80 columns, and the parameter rows add up to the printed total."""
+    output = (GOLDEN / f"{name}.out").read_text()
+    assert max(len(line) for line in output.splitlines()) <= 80
+    numels = [
+        int(match.group(1).replace(",", ""))
+        for match in re.finditer(
+            r"^(?:weight|bias)_\w+ +\d+ (?:fwd|rev) +\([\d, ]+\) +([\d,]+) ", output, re.M
+        )
+    ]
+    total = re.search(r"^total: ([\d,]+) parameters", output, re.M)
+    assert total is not None and numels
+    assert sum(numels) == int(total.group(1).replace(",", ""))

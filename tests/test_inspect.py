@@ -1,0 +1,233 @@
+"""`rnnscope inspect`: the worked example, the JSON document, every mode and flag."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from rnnscope import Kind, inspect, make_spec
+from rnnscope.probe import probe
+from rnnscope.spec import expected_parameters
+from tests.conftest import run_cli, run_json
+
+CONTRACT_KEYS = {
+    "kind",
+    "cell",
+    "module",
+    "config",
+    "device",
+    "dtype",
+    "tensors",
+    "parameters",
+    "total_params",
+    "ratio_vs_rnn",
+    "ok",
+}
+CONFIG_KEYS = {
+    "input_size",
+    "hidden_size",
+    "num_layers",
+    "bias",
+    "batch_first",
+    "dropout",
+    "bidirectional",
+    "proj_size",
+    "nonlinearity",
+    "seq_len",
+    "batch",
+    "unbatched",
+}
+
+
+def shapes(document: dict[str, object]) -> dict[str, list[int]]:
+    return {row["name"]: row["shape"] for row in document["tensors"]}  # type: ignore[attr-defined]
+
+
+def parameter_shapes(document: dict[str, object]) -> dict[str, list[int]]:
+    return {row["name"]: row["shape"] for row in document["parameters"]}  # type: ignore[attr-defined]
+
+
+def test_worked_example_rnn_two_layers() -> None:
+    document = run_json("inspect", "rnn", "--layers", "2")
+    assert shapes(document) == {
+        "input": [100, 32, 10],
+        "h_0": [2, 32, 20],
+        "output": [100, 32, 20],
+        "h_n": [2, 32, 20],
+    }
+    assert all(row["ok"] for row in document["tensors"])
+    assert document["ok"] is True
+    assert document["module"] == "RNN(10, 20, num_layers=2)"
+
+
+@pytest.mark.parametrize(("kind", "rows", "ratio"), [("rnn", 20, 1.0), ("gru", 60, 3.0), ("lstm", 80, 4.0)])
+def test_worked_example_gate_rows_and_ratio(kind: str, rows: int, ratio: float) -> None:
+    document = run_json("inspect", kind, "--layers", "2")
+    assert parameter_shapes(document)["weight_ih_l0"] == [rows, 10]
+    assert document["ratio_vs_rnn"] == ratio
+
+
+def test_json_document_has_contract_keys() -> None:
+    document = run_json("inspect", "lstm", "--layers", "2")
+    assert document.keys() >= CONTRACT_KEYS
+    assert document["config"].keys() >= CONFIG_KEYS
+    assert (document["device"], document["dtype"]) == ("cpu", "float32")
+    assert [row["name"] for row in document["tensors"]] == ["input", "h_0", "c_0", "output", "h_n", "c_n"]
+    for row in document["tensors"]:
+        assert {"name", "shape", "expected", "ok"} <= row.keys()
+    for row in document["parameters"]:
+        assert row["numel"] == math.prod(row["shape"])
+    assert document["total_params"] == sum(row["numel"] for row in document["parameters"]) == 5920
+
+
+def test_lstm_weight_splits_into_four_gate_blocks() -> None:
+    document = run_json("inspect", "lstm")
+    weight_ih = next(row for row in document["parameters"] if row["name"] == "weight_ih_l0")
+    assert [(block["symbol"], block["rows"]) for block in weight_ih["gates"]] == [
+        ("W_ii", [0, 20]),
+        ("W_if", [20, 40]),
+        ("W_ig", [40, 60]),
+        ("W_io", [60, 80]),
+    ]
+
+
+def test_summary_shows_closed_formula_with_numbers() -> None:
+    document = run_json("inspect", "lstm")
+    assert document["layers"] == [
+        {
+            "layer": 0,
+            "direction": "forward",
+            "formula": "4 × (H_cell·(H_in + H_out) + 2·H_cell)",
+            "worked": "4 × (20·(10+20) + 2·20) = 2,560",
+            "count": 2560,
+        }
+    ]
+    assert "4 gate blocks (i, f, g, o)" in document["explanation"]
+
+
+def test_projection_shapes_and_ratio() -> None:
+    document = run_json("inspect", "lstm", "--proj-size", "5", "--layers", "2", "--bidirectional")
+    got = shapes(document)
+    assert got["h_0"] == [4, 32, 5]
+    assert got["c_0"] == [4, 32, 20]
+    assert got["output"] == [100, 32, 10]
+    assert parameter_shapes(document)["weight_hr_l1_reverse"] == [5, 20]
+    # Layer 0: 4·(20·(10+5) + 2·20) + 5·20; layer 1 sees D·H_out = 10 features: the same.
+    per_direction = 4 * (20 * (10 + 5) + 2 * 20) + 5 * 20
+    assert document["total_params"] == 4 * per_direction
+    # The RNN with the same sizes: 20·(10+20)+40 and 20·(40+20)+40, twice each.
+    assert document["ratio_vs_rnn"] == 4 * per_direction / (2 * (640 + 1240))
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--batch-first"], {"input": [32, 100, 10], "output": [32, 100, 20], "h_n": [1, 32, 20]}),
+        (["--unbatched"], {"input": [100, 10], "h_0": [1, 20], "output": [100, 20], "h_n": [1, 20]}),
+        (["--cell"], {"input": [32, 10], "h_0": [32, 20], "h_1": [32, 20]}),
+        (["--cell", "--unbatched"], {"input": [10], "h_0": [20], "h_1": [20]}),
+        (["--no-bias", "-L", "7", "-N", "3"], {"input": [7, 3, 10], "output": [7, 3, 20]}),
+    ],
+)
+def test_modes_shapes(args: list[str], expected: dict[str, list[int]]) -> None:
+    document = run_json("inspect", "gru", *args)
+    assert expected.items() <= shapes(document).items()
+    assert document["ok"] is True
+
+
+def test_cell_lstm_names() -> None:
+    document = run_json("inspect", "lstm", "--cell")
+    assert [row["name"] for row in document["tensors"]] == ["input", "h_0", "c_0", "h_1", "c_1"]
+    assert document["module"] == "LSTMCell(10, 20)"
+    assert document["ratio_vs_rnn"] == 4.0
+
+
+def test_no_initial_state_lists_states_without_actual_shape() -> None:
+    document = run_json("inspect", "lstm", "--no-initial-state")
+    rows = {row["name"]: row for row in document["tensors"]}
+    assert rows["h_0"]["expected"] == [1, 32, 20] and rows["h_0"]["shape"] is None
+    assert rows["h_n"]["shape"] == [1, 32, 20]
+    assert any("--no-initial-state" in note for note in document["notes"])
+    assert document["ok"] is True
+
+
+def test_dropout_warning_is_a_note_not_stderr_noise() -> None:
+    result = run_cli("inspect", "lstm", "--dropout", "0.5", "--json")
+    assert result.exit_code == 0
+    assert result.stderr == ""
+    notes = json.loads(result.stdout)["notes"]
+    assert any("num_layers greater than 1" in note for note in notes)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float16", "bfloat16"])
+def test_dtypes(dtype: str) -> None:
+    document = run_json("inspect", "gru", "--dtype", dtype, "-L", "5", "-N", "2")
+    assert document["dtype"] == dtype
+    assert document["ok"] is True
+
+
+def test_relu_nonlinearity_reaches_the_module() -> None:
+    document = run_json("inspect", "rnn", "--nonlinearity", "relu")
+    assert document["config"]["nonlinearity"] == "relu"
+    assert "relu(" in document["explanation"]
+    # PyTorch's repr leaves the nonlinearity out, so check the module itself.
+    assert probe(make_spec(Kind.rnn, nonlinearity="relu", seq_len=2, batch=1)).module.nonlinearity == "relu"
+
+
+def test_seed_changes_nothing_but_values() -> None:
+    assert run_json("inspect", "rnn", "--seed", "3")["seed"] == 3
+
+
+def test_meta_skips_long_forward_and_judges_parameters() -> None:
+    document = run_json(
+        "inspect",
+        "lstm",
+        "--input-size",
+        "16384",
+        "--hidden-size",
+        "16384",
+        "--layers",
+        "32",
+        "--device",
+        "meta",
+    )
+    assert document["total_params"] == 68_723_671_040
+    assert document["forward"] == "skipped"
+    assert all(row["shape"] is None and row["ok"] is None for row in document["tensors"])
+    assert document["ok"] is True
+    assert any("--seq-len 5" in note for note in document["notes"])
+
+
+def test_meta_runs_short_forward() -> None:
+    document = run_json("inspect", "gru", "--device", "meta", "--seq-len", "2", "--layers", "2")
+    assert document["forward"] == "ran"
+    assert shapes(document)["output"] == [2, 32, 20]
+
+
+def test_a_shape_that_differs_from_its_formula_exits_1(monkeypatch: pytest.MonkeyPatch) -> None:
+    import rnnscope.inspection as inspection
+    from rnnscope.spec import TensorFormula, expected_tensors
+
+    def wrong_output(spec):  # type: ignore[no-untyped-def]
+        return [
+            TensorFormula(t.name, t.formula, (t.shape[0] + 1, *t.shape[1:])) if t.name == "output" else t
+            for t in expected_tensors(spec)
+        ]
+
+    monkeypatch.setattr(inspection, "expected_tensors", wrong_output)
+    document = run_json("inspect", "rnn", exit_code=1)
+    assert document["ok"] is False
+    assert [row["name"] for row in document["tensors"] if not row["ok"]] == ["output"]
+    result = run_cli("inspect", "rnn")
+    assert result.exit_code == 1
+    assert "✗ differs from its formula: output" in result.stdout
+
+
+def test_library_api_returns_report_without_printing(capsys: pytest.CaptureFixture[str]) -> None:
+    spec = make_spec(Kind.gru, num_layers=3, bidirectional=True)
+    report = inspect(spec, seed=1)
+    assert capsys.readouterr() == ("", "")
+    assert report.ok
+    assert report.total_params == sum(math.prod(p.shape) for p in expected_parameters(spec))
