@@ -29,7 +29,7 @@ def inspect(spec: LayerSpec, device: str = "cpu", dtype: str = "float32", seed: 
     notes = list(ran.notes)
     if ran.skipped_reason is not None:
         notes.append(ran.skipped_reason)
-    elif spec.lengths is not None:
+    elif spec.lengths is not None and ran.device.type != "meta":
         notes += packed_notes(spec.lengths, spec.seq_len, spec.bidirectional)
     if not spec.initial_state:
         notes.append(
@@ -90,7 +90,8 @@ def _tensor_rows(ran: Probe) -> list[TensorRow]:
         tensor = None if skipped else actual.get(formula.name)
         shape: Shape | None = tuple(tensor.shape) if tensor is not None else None
         values = expected_values = None
-        if formula.name in _INDEX_TENSORS and tensor is not None:
+        # sorted_indices follow the input's device: on meta there are no values to read.
+        if formula.name in _INDEX_TENSORS and tensor is not None and tensor.device.type != "meta":
             values = [int(v) for v in tensor.tolist()]
             if formula.name.endswith("batch_sizes") and ran.spec.lengths is not None:
                 expected_values = expected_batch_sizes(ran.spec.lengths)

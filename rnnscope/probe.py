@@ -141,12 +141,12 @@ def probe(
     with run_failures(torch_device), notes_from_warnings(notes):
         torch.manual_seed(seed)
         module = build_module(spec, torch_device, torch_dtype).train(training)
-        result = Probe(spec, torch_device, torch_dtype, module, make_inputs(spec, torch_device, torch_dtype))
+        inputs = make_inputs(spec, torch_device, torch_dtype)
+        result = Probe(spec, torch_device, torch_dtype, module, inputs, notes=notes)
         result.skipped_reason = meta_skip_reason(spec) if torch_device.type == "meta" else None
         if result.skipped_reason is None:
             with torch.inference_mode():
                 _forward(result)
-    result.notes = notes
     return result
 
 
@@ -169,8 +169,14 @@ def _forward(result: Probe) -> None:
         )
         packed_output, final = module(result.packed_input, state)
         result.packed_output = packed_output
-        output, _ = rnn_utils.pad_packed_sequence(packed_output, batch_first=spec.batch_first)
-        result.outputs["output_padded"] = output
+        if result.device.type == "meta":
+            result.notes.append(
+                "output_padded: pad_packed_sequence cannot run on meta (it copies the indices to "
+                "the CPU), so its row shows the formula only"
+            )
+        else:
+            output, _ = rnn_utils.pad_packed_sequence(packed_output, batch_first=spec.batch_first)
+            result.outputs["output_padded"] = output
     else:
         output, final = module(x, state)
         result.outputs["output"] = output

@@ -9,6 +9,7 @@ import pytest
 
 from rnnscope import Kind, inspect, make_spec
 from rnnscope.probe import probe
+from rnnscope.runtime import torch
 from rnnscope.spec import expected_parameters
 from tests.conftest import run_cli, run_json
 
@@ -231,3 +232,41 @@ def test_library_api_returns_report_without_printing(capsys: pytest.CaptureFixtu
     assert capsys.readouterr() == ("", "")
     assert report.ok
     assert report.total_params == sum(math.prod(p.shape) for p in expected_parameters(spec))
+
+
+def test_meta_packed_runs_without_pad_packed_sequence() -> None:
+    document = run_json("inspect", "gru", "--device", "meta", "--lengths", "3,2", "--seq-len", "3")
+    rows = {row["name"]: row for row in document["tensors"]}
+    assert rows["packed_output.data"]["shape"] == [5, 20]
+    assert rows["output_padded"]["shape"] is None and rows["output_padded"]["ok"] is None
+    assert any("pad_packed_sequence cannot run on meta" in note for note in document["notes"])
+    assert document["ok"] is True
+
+
+def test_auto_device_resolves_to_a_real_device() -> None:
+    expected = "cuda:0" if torch.cuda.is_available() else "cpu"
+    assert run_json("inspect", "rnn", "--device", "auto", "-L", "2")["device"] in (expected, "mps")
+
+
+def test_a_failing_run_exits_3_with_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    import rnnscope.probe as probe_module
+
+    def broken_forward(result: object) -> None:
+        raise RuntimeError("CUDNN_STATUS_EXECUTION_FAILED\nmore detail")
+
+    monkeypatch.setattr(probe_module, "_forward", broken_forward)
+    result = run_cli("inspect", "lstm", "--json")
+    assert (result.exit_code, result.stdout) == (3, "")
+    assert result.stderr == (
+        "error: the run failed on cpu: CUDNN_STATUS_EXECUTION_FAILED; try --device cpu or --dtype float32\n"
+    )
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+def test_cuda_inspect(kind: str) -> None:
+    document = run_json(
+        "inspect", kind, "--device", "cuda", "--layers", "2", "--bidirectional", "--lengths", "5,3"
+    )
+    assert document["device"].startswith("cuda")
+    assert document["ok"] is True
