@@ -8,6 +8,7 @@ Annotations here are real objects (no ``from __future__ import annotations``): t
 import functools
 import inspect
 import json
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -266,4 +267,20 @@ def inspect_command(kind: KindArgument, layer: LayerFlags, output: Output) -> in
 
 
 def main() -> None:
-    app()
+    """Run the CLI; after a command that imported torch, leave without the interpreter's teardown.
+
+    Tearing torch down costs a quarter of a short command's time (measured: the bare script
+    with ``os._exit`` ran in 0.73× its time), and nothing is left to clean up: the reports are
+    written and the files closed when the command returns.
+    """
+    try:
+        app()
+    except SystemExit as done:
+        if "torch" not in sys.modules:
+            raise
+        code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+        if isinstance(done.code, str):
+            sys.stderr.write(done.code + "\n")
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
