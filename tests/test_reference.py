@@ -132,4 +132,3 @@ def test_reference_uses_no_torch_recurrence(spec: LayerSpec, monkeypatch: pytest
     reference = reference_forward(spec, weights, ran.inputs)
     for name, tensor in reference.items():
         torch.testing.assert_close(tensor, ran.outputs[name])
-
