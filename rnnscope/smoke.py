@@ -24,10 +24,11 @@ from rnnscope.verification import verify
 
 # Small enough to run in milliseconds; input and hidden sizes differ so that a transposed or
 # misplaced block cannot line up by accident.
-SMALL_SIZES = ("-i", "5", "-H", "7", "-L", "6", "-N", "3")
+SMALL_SIZES = (("-i", "5"), ("-H", "7"), ("-L", "6"), ("-N", "3"))
 SMALL_LENGTHS = "6,2,4"  # unsorted, with a sequence shorter than the rest
 
-# (flags after KIND, in the quick subset); sizes are added unless the case says "default sizes".
+# (flags after KIND, whether the quick subset has it), for every kind; each adds SMALL_SIZES.
+# One more case per kind runs at the default sizes, in the full matrix only.
 _MODULE_CASES: list[tuple[str, bool]] = [
     ("", False),
     ("--layers 2", False),
@@ -41,6 +42,7 @@ _MODULE_CASES: list[tuple[str, bool]] = [
     ("--cell --no-bias --no-initial-state", False),
     ("--cell --unbatched", False),
 ]
+# (kind, flags, quick) for the options one kind has.
 _EXTRA_CASES: list[tuple[str, str, bool]] = [
     ("rnn", "--nonlinearity relu", False),
     ("rnn", "--nonlinearity relu --layers 2 --bidirectional", True),
@@ -88,13 +90,14 @@ def smoke_configs(quick: bool = False) -> list[SmokeConfig]:
 
 
 def _sized(flags: list[str]) -> tuple[str, ...]:
-    """The small sizes, minus the ones a flag rules out (a cell has no -L, unbatched no -N)."""
-    sizes = list(SMALL_SIZES)
+    """The flags plus the small sizes, minus those a flag rules out (a cell has no -L, an
+    unbatched or packed input no -N)."""
+    sizes = dict(SMALL_SIZES)
     if "--cell" in flags:
-        sizes = sizes[:4] + sizes[6:]
+        del sizes["-L"]
     if "--unbatched" in flags or "--lengths" in flags:
-        sizes = sizes[:-2]
-    return tuple(flags + sizes)
+        del sizes["-N"]
+    return (*flags, *(word for flag_and_value in sizes.items() for word in flag_and_value))
 
 
 def _spec_options(flags: tuple[str, ...]) -> dict[str, Any]:
