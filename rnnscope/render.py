@@ -140,7 +140,7 @@ def _totals(report: InspectReport) -> RenderableType:
 
 def gate_table(rows: list[GateRow]) -> Table:
     """Which rows of each weight are which gate's matrix (layer 0; the rest split alike)."""
-    table = _table("Gate blocks of layer 0 (every layer and direction splits alike)")
+    table = _table("Gate blocks of layer 0 (all layers and directions alike)")
     table.add_column("parameter", no_wrap=True)
     table.add_column("rows", no_wrap=True, justify="right")
     table.add_column("symbol", no_wrap=True)
@@ -244,7 +244,7 @@ def smoke_view(report: SmokeReport) -> RenderableType:
         lines.append(Text(f"{FAIL} {case.name}: {case.error}", style="bold red"))
         lines.append(Text(f"  reproduce: {case.command}", style="dim"))
     passed = len(report.cases) - len(report.failed)
-    summary = f"{passed} of {len(report.cases)} cases passed in {report.seconds:.1f} s"
+    summary = f"{passed} of {len(report.cases)} cases passed in {report.seconds:.2f} s"
     lines.append(Text(f"{PASS if report.ok else FAIL} {summary}", style="green" if report.ok else "bold red"))
     return Group(*lines)
 
