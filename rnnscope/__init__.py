@@ -6,7 +6,11 @@ The Python API is what the CLI is a thin layer over::
     report = inspect(make_spec(Kind.lstm, num_layers=2))
     report.ok, report.total_params, report.to_dict()
 
-Importing the package does not import torch; calling ``inspect`` does.
+    from rnnscope import verify, run_smoke
+    verify(make_spec(Kind.gru, num_layers=2), device="cpu", dtype="float32").checks
+    run_smoke(device="cpu", quick=True).ok
+
+Importing the package does not import torch; calling ``inspect`` (or the others) does.
 """
 
 from __future__ import annotations
@@ -18,8 +22,21 @@ from rnnscope.spec import Kind, LayerSpec, make_spec
 
 if TYPE_CHECKING:
     from rnnscope.inspection import inspect
+    from rnnscope.smoke import run_smoke
+    from rnnscope.verification import verify
 
-__all__ = ["BadInput", "ExitCode", "Kind", "LayerSpec", "RnnscopeError", "RunFailed", "inspect", "make_spec"]
+__all__ = [
+    "BadInput",
+    "ExitCode",
+    "Kind",
+    "LayerSpec",
+    "RnnscopeError",
+    "RunFailed",
+    "inspect",
+    "make_spec",
+    "run_smoke",
+    "verify",
+]
 __version__ = "0.1.0"
 
 
@@ -29,4 +46,12 @@ def __getattr__(name: str) -> Any:
         from rnnscope.inspection import inspect
 
         return inspect
+    if name == "verify":
+        from rnnscope.verification import verify
+
+        return verify
+    if name == "run_smoke":
+        from rnnscope.smoke import run_smoke
+
+        return run_smoke
     raise AttributeError(f"module 'rnnscope' has no attribute {name!r}")

@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
@@ -252,7 +253,14 @@ KindArgument = Annotated[Kind, typer.Argument(help="rnn, lstm or gru.", case_sen
 
 @app.command("inspect")
 @command
-def inspect_command(kind: KindArgument, layer: LayerFlags, output: Output) -> int:
+def inspect_command(
+    kind: KindArgument,
+    layer: LayerFlags,
+    output: Output,
+    gates: Annotated[
+        bool, typer.Option("--gates", help="Also show which rows of each weight are which gate.")
+    ] = False,
+) -> int:
     """Build the layer, run synthetic input through it, and show every tensor's shape
     (expected from the documented formula beside actual) and every weight split into gates.
 
@@ -261,8 +269,57 @@ def inspect_command(kind: KindArgument, layer: LayerFlags, output: Output) -> in
     from rnnscope.inspection import inspect as inspect_layer
     from rnnscope.render import inspect_view
 
-    report = inspect_layer(layer.spec(kind), layer.device, layer.dtype, layer.seed)
+    report = inspect_layer(layer.spec(kind), layer.device, layer.dtype, layer.seed, gates=gates)
     output.show(report, inspect_view)
+    return 0 if report.ok else 1
+
+
+@app.command("verify")
+@command
+def verify_command(kind: KindArgument, layer: LayerFlags, output: Output) -> int:
+    """Recompute the layer's outputs from its own weights with the textbook equations (float64,
+    on the CPU) and compare them with what the module returned, per layer and direction.
+
+    The module runs in eval mode (dropout off). Also shows the equations with the shape of
+    every term, and the gate blocks of the weights.
+
+    Exit 0 when everything is within tolerance, 1 when not, 2 for bad input (including
+    --device meta), 3 when the run fails.
+    """
+    from rnnscope.render import verify_view
+    from rnnscope.verification import verify
+
+    report = verify(layer.spec(kind), layer.device, layer.dtype, layer.seed)
+    output.show(report, verify_view)
+    return 0 if report.ok else 1
+
+
+@app.command("smoke")
+@command
+def smoke_command(
+    output: Output,
+    device: Annotated[str, typer.Option("--device", help=DEVICE_CHOICES + " (not meta).")] = "cpu",
+    dtype: Annotated[str, typer.Option("--dtype", help=", ".join(DTYPES) + ".")] = "float32",
+    junit: Annotated[
+        Optional[Path], typer.Option("--junit", help="Write JUnit XML here, one testcase per case.")
+    ] = None,
+    quick: Annotated[bool, typer.Option("--quick", help="A few cases per kind: seconds.")] = False,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for weights and input.")] = 0,
+) -> int:
+    """Run a matrix of configurations (every kind, module and cell, layers, directions,
+    batch-first, bias, relu, projections, unbatched, packed) through inspect and verify:
+    the CI smoke run.
+
+    Exit 0 when every case passes, 1 when one fails, 2 for bad input.
+    """
+    from rnnscope.render import smoke_progress, smoke_view
+    from rnnscope.smoke import run_smoke, write_junit
+
+    with smoke_progress() as progress:
+        report = run_smoke(device, dtype, quick, progress, seed)
+    if junit is not None:
+        write_junit(report, junit)
+    output.show(report, smoke_view)
     return 0 if report.ok else 1
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rnnscope import cost
+from rnnscope.equations import gate_rows
 from rnnscope.gates import GATES, gate_blocks, gate_count
 from rnnscope.probe import Probe, probe
 from rnnscope.report import InspectReport, ParameterRow, TensorRow
@@ -18,8 +19,12 @@ from rnnscope.spec import (
 )
 
 
-def inspect(spec: LayerSpec, device: str = "cpu", dtype: str = "float32", seed: int = 0) -> InspectReport:
+def inspect(
+    spec: LayerSpec, device: str = "cpu", dtype: str = "float32", seed: int = 0, gates: bool = False
+) -> InspectReport:
     """Build the layer the spec describes, run synthetic input through it and report.
+
+    With ``gates`` the report also carries the gate-block split of the weights (``--gates``).
 
     Raises:
         BadInput: a device that is not here, or a configuration that cannot fit it.
@@ -60,6 +65,7 @@ def inspect(spec: LayerSpec, device: str = "cpu", dtype: str = "float32", seed: 
         explanation=explain_ratio(spec),
         forward="skipped" if ran.skipped_reason else "ran",
         notes=notes,
+        gates=gate_rows(spec) if gates else None,
     )
 
 

@@ -6,12 +6,17 @@ Tables are laid out to fit 80 columns; colour appears only on a terminal (Rich d
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
 from rich import box
 from rich.console import Console, Group, RenderableType
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 from rich.text import Text
 
-from rnnscope.report import InspectReport, ParameterRow, TensorRow
+from rnnscope.equations import Equation, GateRow
+from rnnscope.report import CheckRow, InspectReport, ParameterRow, SmokeReport, TensorRow, VerifyReport
 from rnnscope.spec import format_shape
 
 PASS, FAIL, UNKNOWN = "✓", "✗", "—"
@@ -36,16 +41,17 @@ def _table(title: str) -> Table:
 
 def inspect_view(report: InspectReport) -> RenderableType:
     """Header, tensors, parameters and the parameter summary of one inspect report."""
-    return Group(
+    sections: list[RenderableType] = [
         _header(report),
         _tensor_table(report.tensors),
         Text(""),
         _parameter_table(report),
         Text(""),
         _summary_table(report),
-        Text(""),
-        _totals(report),
-    )
+    ]
+    if report.gates is not None:
+        sections += [Text(""), gate_table(report.gates)]
+    return Group(*sections, Text(""), _totals(report))
 
 
 def _header(report: InspectReport) -> RenderableType:
@@ -144,6 +150,137 @@ def _totals(report: InspectReport) -> RenderableType:
     else:
         verdict = Text(f"{PASS} every shape matches its formula", style="green")
     return Group(total, Text(report.explanation), verdict)
+
+
+def gate_table(rows: list[GateRow]) -> Table:
+    """Which rows of each weight are which gate's matrix (layer 0; the rest split alike)."""
+    table = _table("Gate blocks of layer 0 (all layers and directions alike)")
+    table.add_column("parameter", no_wrap=True)
+    table.add_column("rows", no_wrap=True, justify="right")
+    table.add_column("symbol", no_wrap=True)
+    table.add_column("gate")
+    table.add_column("block", no_wrap=True)
+    previous = None
+    for row in rows:
+        table.add_row(
+            row.parameter if row.parameter != previous else "",
+            f"{row.start}:{row.stop}",
+            row.symbol,
+            f"{row.gate}  {row.meaning}",
+            format_shape(row.shape),
+        )
+        previous = row.parameter
+    return table
+
+
+def verify_view(report: VerifyReport) -> RenderableType:
+    """Header, the checks against the reference, the equations with shapes, the gate blocks."""
+    header = [
+        Text.assemble((report.module, "bold"), f"  on {report.device}, {report.dtype}, seed {report.seed}"),
+    ]
+    header += [Text(f"note: {note}", style="yellow") for note in report.notes]
+    return Group(
+        *header,
+        Text(""),
+        check_table(report.checks, "Module against the textbook equations (float64 reference)"),
+        equation_table(report.equations),
+        gate_table(report.gates),
+        _verdict(report),
+    )
+
+
+def _error(value: float | None) -> str:
+    return UNKNOWN if value is None else f"{value:.2e}"
+
+
+def check_table(rows: list[CheckRow], title: str) -> Table:
+    table = _table(title)
+    table.add_column("compared", no_wrap=True)
+    table.add_column("max abs err", justify="right", no_wrap=True)
+    table.add_column("max rel err", justify="right", no_wrap=True)
+    table.add_column("tolerance", justify="right", no_wrap=True)
+    table.add_column("", justify="center")
+    for row in rows:
+        table.add_row(
+            Text(row.name),
+            _error(row.max_abs_error),
+            _error(row.max_rel_error),
+            f"{row.tolerance:g}",
+            mark(row.ok),
+        )
+        if row.detail is not None:
+            table.add_row("", Text(row.detail, style="red"), "", "", "")
+    return table
+
+
+def equation_table(rows: list[Equation]) -> Table:
+    """Each equation, then each of its terms with its shapes (one sequence; the batch adds N)."""
+    table = _table("Equations with the shape of every term (one sequence; N run at once)")
+    table.add_column("equation / term", overflow="fold")
+    table.add_column("shapes", no_wrap=True)
+    for equation in rows:
+        table.add_row(Text(equation.equation, style="bold"), "")
+        for term in equation.terms:
+            table.add_row(Text(f"  {term.term}"), Text(term.shapes))
+    return table
+
+
+def _verdict(report: VerifyReport) -> Text:
+    failed = [row.name for row in report.checks if not row.ok]
+    if failed:
+        return Text(f"{FAIL} out of tolerance: {', '.join(failed)}", style="bold red")
+    return Text(
+        f"{PASS} all {len(report.checks)} compared tensors agree with the textbook equations "
+        f"within {report.tolerance:g}",
+        style="green",
+    )
+
+
+def smoke_view(report: SmokeReport) -> RenderableType:
+    """One row per case, the failures spelled out, and the verdict."""
+    table = _table(f"Smoke: inspect + verify on {report.device}, {report.dtype}")
+    table.add_column("case", overflow="fold")
+    table.add_column("shapes", justify="center")
+    table.add_column("max rel err", justify="right", no_wrap=True)
+    table.add_column("tolerance", justify="right", no_wrap=True)
+    table.add_column("", justify="center")
+    for case in report.cases:
+        worst = case.worst
+        table.add_row(
+            Text(case.name),
+            mark(case.shapes_ok),
+            _error(worst.max_rel_error) if worst else UNKNOWN,
+            f"{worst.tolerance:g}" if worst else UNKNOWN,
+            mark(case.ok),
+        )
+    lines: list[RenderableType] = [table]
+    for case in report.failed:
+        lines.append(Text(f"{FAIL} {case.name}: {case.error}", style="bold red"))
+        lines.append(Text(f"  reproduce: {case.command}", style="dim"))
+    passed = len(report.cases) - len(report.failed)
+    summary = f"{passed} of {len(report.cases)} cases passed in {report.seconds:.2f} s"
+    lines.append(Text(f"{PASS if report.ok else FAIL} {summary}", style="green" if report.ok else "bold red"))
+    return Group(*lines)
+
+
+@contextmanager
+def smoke_progress() -> Iterator[Callable[[int, int, str], None] | None]:
+    """A transient progress bar on stderr when it is a terminal; None (no bar) otherwise.
+
+    The callback takes (cases done, cases in all, the name of the case just done).
+    """
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        yield None
+        return
+    columns = (TextColumn("smoke"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"))
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("", total=None)
+
+        def advance(done: int, total: int, name: str) -> None:
+            progress.update(task, completed=done, total=total, description=name)
+
+        yield advance
 
 
 def print_view(view: RenderableType, console: Console | None = None) -> None:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rnnscope.cost import LayerParameters
+from rnnscope.equations import Equation, GateRow
 from rnnscope.gates import GateBlock
 from rnnscope.spec import Shape
 
@@ -110,6 +111,7 @@ class InspectReport:
     explanation: str
     forward: str  # "ran" or "skipped"
     notes: list[str] = field(default_factory=list)
+    gates: list[GateRow] | None = None  # with inspect --gates: the gate-block split
 
     @property
     def ok(self) -> bool:
@@ -139,4 +141,153 @@ class InspectReport:
             "explanation": self.explanation,
             "notes": self.notes,
             "ok": self.ok,
+        } | ({} if self.gates is None else {"gates": [row.to_dict() for row in self.gates]})
+
+
+@dataclass(frozen=True)
+class CheckRow:
+    """One compared tensor (or slice): the module's values against the float64 reference.
+
+    ``max_rel_error`` is max |a − r| / max(|r|, 1): relative where the reference exceeds 1 in
+    magnitude, absolute below, so values near zero do not blow it up. It is the number held
+    against ``tolerance``. Both errors are None when they cannot be computed (a shape that
+    differs, NaN or inf in the module's values); ``detail`` then says why.
+    """
+
+    name: str
+    max_abs_error: float | None
+    max_rel_error: float | None
+    tolerance: float
+    detail: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.max_rel_error is not None and self.max_rel_error <= self.tolerance
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "max_abs_error": self.max_abs_error,
+            "max_rel_error": self.max_rel_error,
+            "tolerance": self.tolerance,
+            "ok": self.ok,
+            "detail": self.detail,
+        }
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """Everything ``rnnscope verify`` shows, as plain values."""
+
+    kind: str
+    cell: bool
+    module: str
+    config: dict[str, Any]
+    device: str
+    dtype: str
+    seed: int
+    tolerance: float
+    checks: list[CheckRow]
+    equations: list[Equation]
+    gates: list[GateRow]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(check.ok for check in self.checks)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "cell": self.cell,
+            "module": self.module,
+            "config": self.config,
+            "device": self.device,
+            "dtype": self.dtype,
+            "seed": self.seed,
+            "ok": self.ok,
+            "tolerance": self.tolerance,
+            "checks": [check.to_dict() for check in self.checks],
+            "equations": [equation.to_dict() for equation in self.equations],
+            "gates": [row.to_dict() for row in self.gates],
+            "notes": self.notes,
+        }
+
+
+@dataclass(frozen=True)
+class SmokeCase:
+    """One configuration of the smoke matrix, run through inspect and verify.
+
+    ``error`` is the one-line reason it failed (a shape, the checks out of tolerance, or what
+    was raised), None when it passed. ``command`` reproduces it with ``rnnscope verify``.
+    """
+
+    name: str
+    kind: str
+    command: str
+    shapes_ok: bool
+    checks: list[CheckRow]
+    seconds: float
+    error: str | None = None
+    raised: bool = False  # the error was raised, not a check that failed
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def worst(self) -> CheckRow | None:
+        """The check with the largest error against its tolerance (failed ones first)."""
+        if not self.checks:
+            return None
+        return max(self.checks, key=lambda check: (not check.ok, check.max_rel_error or 0.0))
+
+    def to_dict(self) -> dict[str, Any]:
+        worst = self.worst
+        return {
+            "name": self.name,
+            "ok": self.ok,
+            "error": self.error,
+            "raised": self.raised,
+            "kind": self.kind,
+            "command": self.command,
+            "shapes_ok": self.shapes_ok,
+            "max_abs_error": worst.max_abs_error if worst else None,
+            "max_rel_error": worst.max_rel_error if worst else None,
+            "tolerance": worst.tolerance if worst else None,
+            "failed_checks": [check.to_dict() for check in self.checks if not check.ok],
+            "seconds": self.seconds,
+        }
+
+
+@dataclass(frozen=True)
+class SmokeReport:
+    """The smoke matrix on one device and dtype."""
+
+    device: str
+    dtype: str
+    quick: bool
+    seed: int
+    cases: list[SmokeCase]
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return all(case.ok for case in self.cases)
+
+    @property
+    def failed(self) -> list[SmokeCase]:
+        return [case for case in self.cases if not case.ok]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "device": self.device,
+            "dtype": self.dtype,
+            "quick": self.quick,
+            "seed": self.seed,
+            "passed": len(self.cases) - len(self.failed),
+            "failed": len(self.failed),
+            "seconds": self.seconds,
+            "cases": [case.to_dict() for case in self.cases],
         }

@@ -1,0 +1,253 @@
+"""``rnnscope.run_smoke``: a matrix of configurations through inspect and verify, for CI.
+
+Every kind as module and cell, one and several layers, both directions, batch-first, without
+bias, relu, projections, unbatched, zero initial state and a packed batch. Each case runs at
+small sizes (except one case per kind at the default sizes) so that the full matrix takes
+seconds on a CPU. A case that raises becomes a failed case carrying the error's text.
+"""
+
+from __future__ import annotations
+
+import time
+import xml.etree.ElementTree as ElementTree
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rnnscope.errors import BadInput, RnnscopeError
+from rnnscope.inspection import inspect
+from rnnscope.report import CheckRow, InspectReport, SmokeCase, SmokeReport
+from rnnscope.runtime import resolve_device
+from rnnscope.spec import Kind, LayerSpec, check_run_options, make_spec, parse_lengths
+from rnnscope.verification import verify
+
+# Small enough to run in milliseconds; input and hidden sizes differ so that a transposed or
+# misplaced block cannot line up by accident.
+SMALL_SIZES = (("-i", "5"), ("-H", "7"), ("-L", "6"), ("-N", "3"))
+SMALL_LENGTHS = "6,2,4"  # unsorted, with a sequence shorter than the rest
+
+# (flags after KIND, whether the quick subset has it), for every kind; each adds SMALL_SIZES.
+# One more case per kind runs at the default sizes, in the full matrix only.
+_MODULE_CASES: list[tuple[str, bool]] = [
+    ("", False),
+    ("--layers 2", False),
+    ("--bidirectional", False),
+    ("--layers 2 --bidirectional --batch-first", True),
+    ("--no-bias", False),
+    ("--no-initial-state", False),
+    ("--unbatched", False),
+    (f"--layers 2 --bidirectional --lengths {SMALL_LENGTHS}", False),
+    ("--cell", True),
+    ("--cell --no-bias --no-initial-state", False),
+    ("--cell --unbatched", False),
+]
+# (kind, flags, quick) for the options one kind has.
+_EXTRA_CASES: list[tuple[str, str, bool]] = [
+    ("rnn", "--nonlinearity relu", False),
+    ("rnn", "--nonlinearity relu --layers 2 --bidirectional", True),
+    ("rnn", "--cell --nonlinearity relu", False),
+    ("lstm", "--proj-size 3", False),
+    ("lstm", "--proj-size 3 --layers 2 --bidirectional --batch-first", False),
+    ("lstm", f"--proj-size 3 --bidirectional --lengths {SMALL_LENGTHS}", True),
+    ("lstm", "--proj-size 3 --unbatched", True),
+]
+DEFAULT_SIZES = "default sizes"
+
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass(frozen=True)
+class SmokeConfig:
+    """One case of the matrix: its name (KIND and flags) and the flags that rebuild it."""
+
+    name: str
+    kind: Kind
+    flags: tuple[str, ...]
+
+    def spec(self) -> LayerSpec:
+        return make_spec(self.kind, **_spec_options(self.flags))
+
+    def command(self, device: str, dtype: str, seed: int) -> str:
+        """The ``rnnscope verify`` line that reproduces this case."""
+        run = ("--device", device, "--dtype", dtype, "--seed", str(seed))
+        return " ".join(("rnnscope", "verify", self.kind.value, *self.flags, *run))
+
+
+def smoke_configs(quick: bool = False) -> list[SmokeConfig]:
+    """The matrix, or its quick subset: one or more cases per kind, module and cell."""
+    configs = []
+    for kind in Kind:
+        if not quick:
+            configs.append(SmokeConfig(f"{kind.value} ({DEFAULT_SIZES})", kind, ()))
+        cases = [(kind.value, flags, in_quick) for flags, in_quick in _MODULE_CASES]
+        cases += [case for case in _EXTRA_CASES if case[0] == kind.value]
+        for _kind, flags, in_quick in cases:
+            if quick and not in_quick:
+                continue
+            configs.append(SmokeConfig(f"{kind.value} {flags}".strip(), kind, _sized(flags.split())))
+    return configs
+
+
+def _sized(flags: list[str]) -> tuple[str, ...]:
+    """The flags plus the small sizes, minus those a flag rules out (a cell has no -L, an
+    unbatched or packed input no -N)."""
+    sizes = dict(SMALL_SIZES)
+    if "--cell" in flags:
+        del sizes["-L"]
+    if "--unbatched" in flags or "--lengths" in flags:
+        del sizes["-N"]
+    return (*flags, *(word for flag_and_value in sizes.items() for word in flag_and_value))
+
+
+def _spec_options(flags: tuple[str, ...]) -> dict[str, Any]:
+    """make_spec's keywords for the flags a smoke case uses."""
+    switches = {
+        "--cell": ("cell", True),
+        "--bidirectional": ("bidirectional", True),
+        "--batch-first": ("batch_first", True),
+        "--no-bias": ("bias", False),
+        "--unbatched": ("unbatched", True),
+        "--no-initial-state": ("initial_state", False),
+    }
+    valued: dict[str, tuple[str, Callable[[str], Any]]] = {
+        "-i": ("input_size", int),
+        "-H": ("hidden_size", int),
+        "-L": ("seq_len", int),
+        "-N": ("batch", int),
+        "--layers": ("num_layers", int),
+        "--proj-size": ("proj_size", int),
+        "--nonlinearity": ("nonlinearity", str),
+        "--lengths": ("lengths", parse_lengths),
+    }
+    options: dict[str, Any] = {}
+    words = iter(flags)
+    for word in words:
+        if word in switches:
+            key, value = switches[word]
+            options[key] = value
+        else:
+            key, parse = valued[word]
+            options[key] = parse(next(words))
+    return options
+
+
+def run_smoke(
+    device: str = "cpu",
+    dtype: str = "float32",
+    quick: bool = False,
+    progress: Progress | None = None,
+    seed: int = 0,
+) -> SmokeReport:
+    """Run every case through inspect and verify on the device.
+
+    Args:
+        progress: called after each case with (cases done, cases in all, the case's name).
+
+    Raises:
+        BadInput: an unknown device or dtype, meta (verify needs values), or a device that
+            is not here. Anything a single case raises becomes that case's failure instead.
+    """
+    check_run_options(device, dtype)
+    if device == "meta":
+        raise BadInput("smoke needs a real device: --device meta holds no values to verify; use cpu or cuda")
+    where = str(resolve_device(device))
+    configs = smoke_configs(quick)
+    started = time.perf_counter()
+    cases = []
+    for done, config in enumerate(configs, start=1):
+        cases.append(_run_case(config, where, dtype, seed))
+        if progress is not None:
+            progress(done, len(configs), config.name)
+    return SmokeReport(where, dtype, quick, seed, cases, time.perf_counter() - started)
+
+
+def _run_case(config: SmokeConfig, device: str, dtype: str, seed: int) -> SmokeCase:
+    started = time.perf_counter()
+    command = config.command(device, dtype, seed)
+    shapes_ok = False
+    checks: list[CheckRow] = []
+    try:
+        spec = config.spec()
+        inspected = inspect(spec, device, dtype, seed)
+        shapes_ok = inspected.ok
+        checks = verify(spec, device, dtype, seed).checks
+    except Exception as error:  # a crash in one case is that case's failure, not the run's
+        text = str(error) if isinstance(error, RnnscopeError) else f"{type(error).__name__}: {error}"
+        elapsed = time.perf_counter() - started
+        return SmokeCase(
+            config.name, config.kind.value, command, shapes_ok, checks, elapsed, text, raised=True
+        )
+    elapsed = time.perf_counter() - started
+    return SmokeCase(
+        config.name, config.kind.value, command, shapes_ok, checks, elapsed, _failure(inspected, checks)
+    )
+
+
+def _failure(inspected: InspectReport, checks: list[CheckRow]) -> str | None:
+    reasons = []
+    if not inspected.ok:
+        differing = [row.name for row in inspected.tensors if row.ok is False]
+        differing += [row.name for row in inspected.parameters if not row.ok]
+        reasons.append("shapes differ from their formulas: " + ", ".join(differing or ["parameter total"]))
+    failed = [check for check in checks if not check.ok]
+    if failed:
+        reasons.append("out of tolerance: " + ", ".join(_check_line(check) for check in failed))
+    return "; ".join(reasons) or None
+
+
+def _check_line(check: CheckRow) -> str:
+    if check.max_rel_error is None:
+        return f"{check.name} ({check.detail})"
+    return f"{check.name} (max rel err {check.max_rel_error:.2e} > {check.tolerance:g})"
+
+
+def write_junit(report: SmokeReport, path: str | Path) -> None:
+    """One JUnit testsuite with a testcase per configuration; failures carry the numbers.
+
+    Raises:
+        BadInput: the file cannot be written.
+    """
+    failures = sum(1 for case in report.failed if not case.raised)
+    errors = sum(1 for case in report.failed if case.raised)
+    suites = ElementTree.Element("testsuites")
+    suite = ElementTree.SubElement(
+        suites,
+        "testsuite",
+        name="rnnscope smoke",
+        tests=str(len(report.cases)),
+        failures=str(failures),
+        errors=str(errors),
+        skipped="0",
+        time=f"{report.seconds:.3f}",
+    )
+    properties = ElementTree.SubElement(suite, "properties")
+    for name, value in (("device", report.device), ("dtype", report.dtype), ("seed", str(report.seed))):
+        ElementTree.SubElement(properties, "property", name=name, value=value)
+    for case in report.cases:
+        element = ElementTree.SubElement(
+            suite,
+            "testcase",
+            classname=f"rnnscope.smoke.{case.kind}",
+            name=case.name,
+            time=f"{case.seconds:.3f}",
+        )
+        if case.error is None:
+            continue
+        tag = "error" if case.raised else "failure"
+        problem = ElementTree.SubElement(
+            element, tag, message=case.error, type="raised" if case.raised else "check"
+        )
+        lines = [f"reproduce: {case.command}", f"shapes ok: {case.shapes_ok}"]
+        lines += [
+            f"{check.name}: max_abs_error={check.max_abs_error} max_rel_error={check.max_rel_error} "
+            f"tolerance={check.tolerance} ok={check.ok}" + (f" ({check.detail})" if check.detail else "")
+            for check in case.checks
+        ]
+        problem.text = "\n".join(lines)
+    tree = ElementTree.ElementTree(suites)
+    ElementTree.indent(tree)
+    try:
+        tree.write(path, encoding="utf-8", xml_declaration=True)
+    except OSError as error:
+        raise BadInput(f"--junit {path}: cannot write it ({error.strerror})") from None

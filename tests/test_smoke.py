@@ -1,0 +1,167 @@
+"""``rnnscope smoke``: the matrix, its JSON and JUnit views, and failures that name their case."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ElementTree
+from io import StringIO
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.console import Console
+
+from rnnscope import smoke, verification
+from rnnscope.gates import GATES
+from rnnscope.render import print_view, smoke_view
+from rnnscope.report import VerifyReport
+from rnnscope.runtime import torch
+from rnnscope.smoke import run_smoke, smoke_configs
+from rnnscope.spec import Kind, LayerSpec
+from tests.conftest import run_cli, run_json
+
+
+def test_the_matrix_covers_every_option() -> None:
+    specs = [config.spec() for config in smoke_configs()]
+    for kind in Kind:
+        mine = [spec for spec in specs if spec.kind is kind]
+        assert any(spec.cell for spec in mine) and any(not spec.cell for spec in mine)
+        assert any(spec.num_layers > 1 for spec in mine)
+        assert any(spec.bidirectional for spec in mine)
+        assert any(spec.batch_first for spec in mine)
+        assert any(not spec.bias for spec in mine)
+        assert any(spec.unbatched for spec in mine) and any(spec.unbatched and spec.cell for spec in mine)
+        assert any(spec.packed for spec in mine)
+        assert any(not spec.initial_state for spec in mine)
+    assert any(spec.nonlinearity == "relu" for spec in specs)
+    assert any(spec.proj_size and spec.num_layers > 1 and spec.bidirectional for spec in specs)
+    assert any(spec.proj_size and spec.packed for spec in specs)
+    names = [config.name for config in smoke_configs()]
+    assert len(names) == len(set(names))
+    quick = smoke_configs(quick=True)
+    assert {config.kind for config in quick} == set(Kind)
+    assert {config.name for config in quick} < set(names)
+
+
+def test_full_matrix_passes_on_cpu_and_reports_progress() -> None:
+    seen: list[tuple[int, int, str]] = []
+    report = run_smoke(progress=lambda done, total, name: seen.append((done, total, name)))
+    assert report.ok, [case.to_dict() for case in report.failed]
+    assert [name for _done, _total, name in seen] == [case.name for case in report.cases]
+    assert seen[-1][0] == seen[-1][1] == len(report.cases)
+    assert all(case.shapes_ok and case.checks for case in report.cases)
+
+
+def test_smoke_quick_json() -> None:
+    document = run_json("smoke", "--quick")
+    assert document["ok"] is True
+    assert document["device"] == "cpu" and document["dtype"] == "float32"
+    assert [case["name"] for case in document["cases"]] == [c.name for c in smoke_configs(quick=True)]
+    for case in document["cases"]:
+        assert case["ok"] is True and case["error"] is None
+        assert case["max_rel_error"] <= case["tolerance"]
+
+
+def test_junit_has_one_testcase_per_case(tmp_path: Path) -> None:
+    junit = tmp_path / "smoke.xml"
+    result = run_cli("smoke", "--quick", "--junit", str(junit))
+    assert result.exit_code == 0, result.stderr
+    suite = ElementTree.parse(junit).getroot().find("testsuite")
+    assert suite is not None
+    cases = suite.findall("testcase")
+    assert [case.get("name") for case in cases] == [c.name for c in smoke_configs(quick=True)]
+    assert suite.get("tests") == str(len(cases)) and suite.get("failures") == "0"
+    assert all(case.find("failure") is None for case in cases)
+    assert {case.get("classname") for case in cases} == {f"rnnscope.smoke.{kind.value}" for kind in Kind}
+
+
+def test_a_wrong_gate_order_fails_the_gru_cases_by_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    r, z, n = GATES["gru"]
+    monkeypatch.setitem(GATES, "gru", (z, r, n))
+    junit = tmp_path / "smoke.xml"
+    document = run_json("smoke", "--quick", "--junit", str(junit), exit_code=1)
+    failed = {case["name"] for case in document["cases"] if not case["ok"]}
+    assert failed == {c.name for c in smoke_configs(quick=True) if c.kind is Kind.gru}
+    for case in document["cases"]:
+        if case["name"] in failed:
+            assert case["error"].startswith("out of tolerance: ")
+            assert case["failed_checks"] and case["max_rel_error"] > case["tolerance"]
+    suite = ElementTree.parse(junit).getroot().find("testsuite")
+    assert suite is not None and suite.get("failures") == str(len(failed))
+    for case in suite.findall("testcase"):
+        failure = case.find("failure")
+        assert (failure is not None) == (case.get("name") in failed)
+        if failure is not None:
+            assert "max_rel_error=" in (failure.text or "") and "ok=False" in (failure.text or "")
+    shown = run_cli("smoke", "--quick")
+    assert shown.exit_code == 1
+    assert "✗ gru --cell: out of tolerance: h_1" in shown.stdout
+
+
+def test_a_case_that_raises_is_a_failed_case(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    verify = verification.verify
+
+    def breaks_on_cells(spec: LayerSpec, *args: Any) -> VerifyReport:
+        if spec.cell:
+            raise RuntimeError("planted failure")
+        return verify(spec, *args)
+
+    monkeypatch.setattr(smoke, "verify", breaks_on_cells)
+    junit = tmp_path / "smoke.xml"
+    document = run_json("smoke", "--quick", "--junit", str(junit), exit_code=1)
+    raised = [case for case in document["cases"] if case["raised"]]
+    assert {case["name"] for case in raised} == {
+        c.name for c in smoke_configs(quick=True) if "--cell" in c.name
+    }
+    assert all(case["error"] == "RuntimeError: planted failure" for case in raised)
+    assert all(case["ok"] for case in document["cases"] if not case["raised"])
+    suite = ElementTree.parse(junit).getroot().find("testsuite")
+    assert suite is not None and suite.get("errors") == str(len(raised))
+
+
+def test_smoke_refuses_meta_and_bad_options() -> None:
+    result = run_cli("smoke", "--device", "meta")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr == (
+        "error: smoke needs a real device: --device meta holds no values to verify; use cpu or cuda\n"
+    )
+    result = run_cli("smoke", "--dtype", "float8")
+    assert result.exit_code == 2
+    assert (
+        result.stderr == "error: --dtype must be one of float32, float64, float16, bfloat16, got 'float8'\n"
+    )
+
+
+def test_junit_that_cannot_be_written_is_bad_input(tmp_path: Path) -> None:
+    target = tmp_path / "missing" / "smoke.xml"
+    result = run_cli("smoke", "--quick", "--junit", str(target))
+    assert result.exit_code == 2
+    assert result.stderr == f"error: --junit {target}: cannot write it (No such file or directory)\n"
+
+
+def test_a_case_command_reproduces_it() -> None:
+    config = next(
+        c for c in smoke_configs() if c.name == "lstm --proj-size 3 --bidirectional --lengths 6,2,4"
+    )
+    case = next(case for case in run_smoke(quick=True).cases if case.name == config.name)
+    arguments = case.command.split()[1:]  # without "rnnscope"
+    document = run_json(*arguments)
+    worst = max(check["max_rel_error"] for check in document["checks"])
+    assert worst == pytest.approx(case.worst.max_rel_error if case.worst else None)
+
+
+def test_smoke_view_fits_80_columns() -> None:
+    buffer = StringIO()
+    report = run_smoke(quick=True)
+    print_view(smoke_view(report), Console(file=buffer, width=80, color_system=None, force_terminal=False))
+    text = buffer.getvalue()
+    assert max(len(line) for line in text.splitlines()) <= 80
+    assert f"✓ {len(report.cases)} of {len(report.cases)} cases passed" in text
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_full_smoke_on_cuda() -> None:
+    report = run_smoke(device="cuda")
+    assert report.device.startswith("cuda")
+    assert report.ok, [case.to_dict() for case in report.failed]
