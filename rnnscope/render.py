@@ -39,19 +39,25 @@ def _table(title: str) -> Table:
     )
 
 
+def _spaced(*sections: RenderableType) -> Group:
+    """The sections with one blank line between them."""
+    spaced: list[RenderableType] = []
+    for section in sections:
+        spaced += [Text(""), section] if spaced else [section]
+    return Group(*spaced)
+
+
 def inspect_view(report: InspectReport) -> RenderableType:
-    """Header, tensors, parameters and the parameter summary of one inspect report."""
-    sections: list[RenderableType] = [
+    """Header, tensors, parameters, the parameter summary and (with --gates) the gate blocks."""
+    sections = [
         _header(report),
         _tensor_table(report.tensors),
-        Text(""),
         _parameter_table(report),
-        Text(""),
         _summary_table(report),
     ]
     if report.gates is not None:
-        sections += [Text(""), gate_table(report.gates)]
-    return Group(*sections, Text(""), _totals(report))
+        sections.append(gate_table(report.gates))
+    return _spaced(*sections, _totals(report))
 
 
 def _header(report: InspectReport) -> RenderableType:
@@ -62,7 +68,7 @@ def _header(report: InspectReport) -> RenderableType:
         ),
     ]
     lines += [Text(f"note: {note}", style="yellow") for note in report.notes]
-    return Group(*lines, Text(""))
+    return Group(*lines)
 
 
 def _tensor_table(rows: list[TensorRow]) -> Table:
@@ -179,9 +185,8 @@ def verify_view(report: VerifyReport) -> RenderableType:
         Text.assemble((report.module, "bold"), f"  on {report.device}, {report.dtype}, seed {report.seed}"),
     ]
     header += [Text(f"note: {note}", style="yellow") for note in report.notes]
-    return Group(
-        *header,
-        Text(""),
+    return _spaced(
+        Group(*header),
         check_table(report.checks, "Module against the textbook equations (float64 reference)"),
         equation_table(report.equations),
         gate_table(report.gates),
@@ -253,7 +258,7 @@ def smoke_view(report: SmokeReport) -> RenderableType:
             f"{worst.tolerance:g}" if worst else UNKNOWN,
             mark(case.ok),
         )
-    lines: list[RenderableType] = [table]
+    lines: list[RenderableType] = [table, Text("")]
     for case in report.failed:
         lines.append(Text(f"{FAIL} {case.name}: {case.error}", style="bold red"))
         lines.append(Text(f"  reproduce: {case.command}", style="dim"))
