@@ -10,7 +10,7 @@ import inspect
 import json
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated, Any, Optional
 
 import typer
@@ -81,6 +81,29 @@ class LayerFlags:
             enforce_sorted=self.enforce_sorted,
             initial_state=not self.no_initial_state,
         )
+
+    def specs_by_kind(self) -> tuple[dict[Kind, LayerSpec], list[str]]:
+        """One spec per kind from the same flags, for ``compare``, and notes on how they applied.
+
+        ``--proj-size`` goes to the LSTM only and ``--nonlinearity`` to the RNN only (the kinds
+        that take them); the other rows are built without them and a note says so.
+
+        Raises:
+            BadInput: the first invalid value or combination, checked on the kind that takes it.
+        """
+        notes = []
+        if self.proj_size:
+            notes.append(f"--proj-size {self.proj_size} applies to the lstm row only: rnn and gru have none")
+        if self.nonlinearity is not None:
+            notes.append(f"--nonlinearity {self.nonlinearity} applies to the rnn row only")
+        if self.device != "cpu":
+            notes.append(f"--device {self.device} is not used: compare builds nothing, it counts")
+        specs = {
+            Kind.rnn: replace(self, proj_size=0).spec(Kind.rnn),
+            Kind.gru: replace(self, proj_size=0, nonlinearity=None).spec(Kind.gru),
+            Kind.lstm: replace(self, nonlinearity=None).spec(Kind.lstm),
+        }
+        return specs, notes
 
 
 @dataclass(frozen=True)
@@ -263,6 +286,24 @@ def inspect_command(kind: KindArgument, layer: LayerFlags, output: Output) -> in
     report = inspect_layer(layer.spec(kind), layer.device, layer.dtype, layer.seed)
     output.show(report, inspect_view)
     return 0 if report.ok else 1
+
+
+@app.command("compare")
+@command
+def compare_command(layer: LayerFlags, output: Output) -> int:
+    """RNN, GRU and LSTM of the same sizes side by side: parameters, ratio to RNN, MACs,
+    FLOPs and memory, from the closed formulas (nothing is built, so --device and --seed are
+    not used; --dtype sizes the memory).
+
+    --proj-size applies to the LSTM row only and --nonlinearity to the RNN row only; a note
+    says so. Exit 0, or 2 for bad input.
+    """
+    from rnnscope.compare import compare
+    from rnnscope.render import compare_view
+
+    specs, notes = layer.specs_by_kind()
+    output.show(compare(specs, layer.dtype, notes), compare_view)
+    return 0
 
 
 def main() -> None:

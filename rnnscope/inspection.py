@@ -60,6 +60,7 @@ def inspect(spec: LayerSpec, device: str = "cpu", dtype: str = "float32", seed: 
         explanation=explain_ratio(spec),
         forward="skipped" if ran.skipped_reason else "ran",
         notes=notes,
+        cost=cost.forward_cost(spec, dtype),
     )
 
 

@@ -11,6 +11,8 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from rnnscope.compare import CompareReport
+from rnnscope.cost import Cost
 from rnnscope.report import InspectReport, ParameterRow, TensorRow
 from rnnscope.spec import format_shape
 
@@ -45,6 +47,7 @@ def inspect_view(report: InspectReport) -> RenderableType:
         _summary_table(report),
         Text(""),
         _totals(report),
+        *([Text(""), cost_view(report.cost)] if report.cost is not None else []),
     )
 
 
@@ -144,6 +147,98 @@ def _totals(report: InspectReport) -> RenderableType:
     else:
         verdict = Text(f"{PASS} every shape matches its formula", style="green")
     return Group(total, Text(report.explanation), verdict)
+
+
+def count(value: float) -> str:
+    """1,234 below ten thousand; 12.3 k, 4.56 M, 7.89 G, 1.23 T above it."""
+    if value < 10_000:
+        return f"{value:,.0f}"
+    for unit, scale in (("P", 1e15), ("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if value >= scale:
+            return f"{value / scale:.3g} {unit}"
+    return f"{value:,.0f}"
+
+
+def size(value: float) -> str:
+    """Bytes in binary units: 512 B, 2.5 KiB, 1.2 GiB."""
+    for unit, scale in (("TiB", 1024**4), ("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if value >= scale:
+            return f"{value / scale:.3g} {unit}"
+    return f"{value:.0f} B"
+
+
+def cost_view(cost: Cost) -> RenderableType:
+    """MACs per layer and direction, the FLOP total and the memory of one forward pass."""
+    projections = any(row.projection_macs for row in cost.layers)
+    table = _table("Cost of one forward pass: multiply-accumulates (MACs), FLOPs")
+    table.add_column("layer", no_wrap=True)
+    table.add_column("rows", justify="right")
+    table.add_column("W_ih x", justify="right")
+    table.add_column("W_hh h", justify="right")
+    if projections:
+        table.add_column("W_hr", justify="right")
+    table.add_column("elemwise", justify="right")
+    table.add_column("bias", justify="right")
+    table.add_column("FLOPs", justify="right")
+    for row in cost.layers:
+        cells = [_layer(row.layer, row.direction), count(row.rows), count(row.input_macs)]
+        cells += [count(row.recurrent_macs)] + ([count(row.projection_macs)] if projections else [])
+        cells += [count(row.elementwise), count(row.bias_adds), count(row.flops)]
+        table.add_row(*cells)
+    lines = [
+        Text.assemble(
+            ("cost: ", "bold"),
+            f"{count(cost.macs)} MACs, {count(cost.flops)} FLOPs "
+            f"(2 × MACs + {count(cost.elementwise)} element-wise + {count(cost.bias_adds)} bias adds)",
+        ),
+        Text(
+            f"memory ({cost.dtype}): parameters {size(cost.param_bytes)}, input {size(cost.input_bytes)}, "
+            f"output {size(cost.output_bytes)}, states {size(cost.state_bytes)}; a training step keeps "
+            f"about {size(cost.activation_bytes)} for backward (estimate)"
+        ),
+    ]
+    if cost.padded_macs is not None and cost.padding_waste is not None:
+        lines.append(
+            Text(
+                f"packed: {count(cost.macs)} MACs over the real steps; the padded L × N rectangle "
+                f"would take {count(cost.padded_macs)}, {cost.padding_waste:.0%} of it on padding"
+            )
+        )
+    return Group(table, *lines)
+
+
+def compare_view(report: CompareReport) -> RenderableType:
+    """One row per kind: parameters, ratio to the RNN, MACs, FLOPs and memory."""
+    config = report.config
+    shape = (
+        f"input {config['input_size']}, hidden {config['hidden_size']}, {config['num_layers']} layer(s)"
+        + (", bidirectional" if config["bidirectional"] else "")
+        + (f", proj {config['proj_size']}" if config["proj_size"] else "")
+        + ("" if config["bias"] else ", no bias")
+    )
+    table = _table(f"RNN, GRU and LSTM: {shape}")
+    for name in ("kind", "params", "× RNN", "MACs", "FLOPs", "weights", "kept for bwd"):
+        table.add_column(name, justify="left" if name == "kind" else "right", no_wrap=True)
+    for row in report.rows:
+        table.add_row(
+            row.kind,
+            f"{row.total_params:,}",
+            f"{row.ratio_vs_rnn:.4g}×",
+            count(row.macs),
+            count(row.flops),
+            size(row.param_bytes),
+            size(row.activation_bytes),
+        )
+    lines = [Text(f"note: {note}", style="yellow") for note in report.notes]
+    lines.append(
+        Text(
+            "MACs and FLOPs of one forward pass over the synthetic input "
+            f"({'cell: one step' if config['cell'] else 'every step, layer and direction'}); "
+            f"memory in {report.dtype}; 'kept for bwd' is an estimate of what a training step keeps.",
+            style="dim",
+        )
+    )
+    return Group(table, *lines)
 
 
 def print_view(view: RenderableType, console: Console | None = None) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from rnnscope.cost import LayerParameters
+from rnnscope.cost import Cost, LayerParameters
 from rnnscope.gates import GateBlock
 from rnnscope.spec import Shape
 
@@ -110,6 +110,7 @@ class InspectReport:
     explanation: str
     forward: str  # "ran" or "skipped"
     notes: list[str] = field(default_factory=list)
+    cost: Cost | None = None
 
     @property
     def ok(self) -> bool:
@@ -138,5 +139,6 @@ class InspectReport:
             "ratio_vs_rnn": self.ratio_vs_rnn,
             "explanation": self.explanation,
             "notes": self.notes,
+            "cost": self.cost.to_dict() if self.cost is not None else None,
             "ok": self.ok,
         }
