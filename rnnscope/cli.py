@@ -306,5 +306,45 @@ def compare_command(layer: LayerFlags, output: Output) -> int:
     return 0
 
 
+@app.command("bench")
+@command
+def bench_command(
+    kind: KindArgument,
+    layer: LayerFlags,
+    output: Output,
+    backward: Annotated[
+        bool, _option("--backward", help="Time forward + backward passes.", panel=RUN)
+    ] = False,
+    iters: Annotated[int, _option("--iters", help="Timed passes.", panel=RUN)] = 20,
+    warmup: Annotated[int, _option("--warmup", help="Untimed passes first.", panel=RUN)] = 3,
+    cudnn: Annotated[bool, _option("--cudnn/--no-cudnn", help="cuDNN on CUDA.", panel=RUN)] = True,
+) -> int:
+    """Time forward (with --backward, forward + backward) passes on the device: median and
+    spread per pass, tokens/s, GFLOP/s from the cost model, and the same device's GFLOP/s on a
+    plain matmul of the layer's biggest product, so the rate reads as a fraction of it.
+
+    Exit 0, 2 for bad input (the meta device has nothing to time), 3 when the run fails.
+    """
+    from rnnscope.bench import bench
+    from rnnscope.render import bench_view, progress_bar
+
+    spec = layer.spec(kind)
+    show_bar = not output.json and sys.stderr.isatty()
+    with progress_bar(warmup + iters, f"timing {spec.torch_class_name}", show_bar) as advance:
+        report = bench(
+            spec,
+            layer.device,
+            layer.dtype,
+            layer.seed,
+            iters=iters,
+            warmup=warmup,
+            backward=backward,
+            cudnn=cudnn,
+            on_pass=advance,
+        )
+    output.show(report, bench_view)
+    return 0
+
+
 def main() -> None:
     app()

@@ -6,11 +6,15 @@ Tables are laid out to fit 80 columns; colour appears only on a terminal (Rich d
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
 from rich import box
 from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from rnnscope.bench import BenchReport
 from rnnscope.compare import CompareReport
 from rnnscope.cost import Cost
 from rnnscope.report import InspectReport, ParameterRow, TensorRow
@@ -239,6 +243,45 @@ def compare_view(report: CompareReport) -> RenderableType:
         )
     )
     return Group(table, *lines)
+
+
+def bench_view(report: BenchReport) -> RenderableType:
+    """Time per pass with its spread, throughput, and the rate against a plain matmul."""
+    timing = report.timing
+    what = "forward + backward" if report.backward else "forward (inference mode)"
+    table = _table(f"{report.module}: {what} on {report.device}, {report.dtype}, {report.iters} passes")
+    table.add_column("", no_wrap=True)
+    table.add_column("value", justify="right", no_wrap=True)
+    table.add_column("", style="dim")
+    table.add_row("median", _ms(timing.median_s), "per pass")
+    table.add_row("spread", f"{_ms(timing.min_s)} – {_ms(timing.max_s)}", "min – max")
+    table.add_row("IQR", f"{_ms(timing.q1_s)} – {_ms(timing.q3_s)}", "quartiles")
+    table.add_row("tokens/s", count(report.tokens_per_s), f"{report.tokens_per_pass:,} tokens per pass")
+    table.add_row("GFLOP/s", f"{report.gflops:,.4g}", f"{count(report.flops_per_pass)} FLOPs per pass")
+    m, k, n = report.matmul_shape
+    table.add_row("matmul GFLOP/s", f"{report.matmul_gflops:,.4g}", f"({m}, {k}) @ ({k}, {n})")
+    table.add_row("of matmul", f"{report.fraction_of_matmul:.0%}", "layer GFLOP/s ÷ matmul GFLOP/s")
+    lines = [Text(f"note: {note}", style="yellow") for note in report.notes]
+    return Group(table, *lines)
+
+
+def _ms(seconds: float) -> str:
+    """Milliseconds with three significant figures, without an exponent."""
+    milliseconds = seconds * 1e3
+    return f"{milliseconds:,.0f} ms" if milliseconds >= 100 else f"{milliseconds:.3g} ms"
+
+
+@contextmanager
+def progress_bar(total: int, description: str, enabled: bool) -> Iterator[Callable[[], None]]:
+    """A transient bar on stderr when ``enabled``; yields the callback that advances it."""
+    if not enabled:
+        yield lambda: None
+        return
+    from rich.progress import Progress
+
+    with Progress(console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task(description, total=total)
+        yield lambda: progress.advance(task)
 
 
 def print_view(view: RenderableType, console: Console | None = None) -> None:
