@@ -174,7 +174,7 @@ def size(value: float) -> str:
 def cost_view(cost: Cost) -> RenderableType:
     """MACs per layer and direction, the FLOP total and the memory of one forward pass."""
     projections = any(row.projection_macs for row in cost.layers)
-    table = _table("Cost of one forward pass: multiply-accumulates (MACs), FLOPs")
+    table = _table("Cost: MACs and FLOPs of one forward pass")
     table.add_column("layer", no_wrap=True)
     table.add_column("rows", justify="right")
     table.add_column("W_ih x", justify="right")
