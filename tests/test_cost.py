@@ -33,8 +33,9 @@ def test_packed_bidirectional_gru_counts_real_steps_in_every_layer() -> None:
     costs = forward_cost(spec)
     layer0 = 9 * 12 * 3 + 9 * 12 * 4  # G·H_cell = 12; W_ih (12, 3), W_hh (12, 4): 756
     layer1 = 9 * 12 * 8 + 9 * 12 * 4  # layer 1's input is D·H_out = 8 wide: 1296
-    assert [row.macs for row in costs.layers] == [756, 756, 1296, 1296]
-    assert costs.macs == 2 * 756 + 2 * 1296 == 4104
+    assert layer0 == 756 and layer1 == 1296
+    assert [row.macs for row in costs.layers] == [layer0, layer0, layer1, layer1]
+    assert costs.macs == 2 * layer0 + 2 * layer1 == 4104
     assert costs.padded_macs == 4104 * 18 // 9  # the 6 × 3 rectangle has 18 rows, not 9
     assert costs.padding_waste == pytest.approx(0.5)
 
