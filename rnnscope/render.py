@@ -8,17 +8,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from rich import box
 from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from rnnscope.bench import BenchReport
 from rnnscope.compare import CompareReport
 from rnnscope.cost import Cost
 from rnnscope.report import InspectReport, ParameterRow, TensorRow
 from rnnscope.spec import format_shape
+
+if TYPE_CHECKING:
+    # bench.py imports torch; compare's view must not pay for it.
+    from rnnscope.bench import BenchReport
 
 PASS, FAIL, UNKNOWN = "✓", "✗", "—"
 
