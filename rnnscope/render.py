@@ -16,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from rnnscope.compare import CompareReport
-from rnnscope.cost import Cost
+from rnnscope.cost import Cost, LayerCost
 from rnnscope.report import InspectReport, ParameterRow, TensorRow
 from rnnscope.spec import format_shape
 
@@ -188,11 +188,16 @@ def cost_view(cost: Cost) -> RenderableType:
     table.add_column("elemwise", justify="right")
     table.add_column("bias", justify="right")
     table.add_column("FLOPs", justify="right")
-    for row in cost.layers:
-        cells = [_layer(row.layer, row.direction), count(row.rows), count(row.input_macs)]
-        cells += [count(row.recurrent_macs)] + ([count(row.projection_macs)] if projections else [])
-        cells += [count(row.elementwise), count(row.bias_adds), count(row.flops)]
-        table.add_row(*cells)
+    groups = _identical_layers(cost.layers)
+    for first, last, directions in groups:
+        for row in directions:
+            label = _layer(first, row.direction)
+            if last > first:
+                label = f"{first}–{last} {'rev' if row.direction == 'reverse' else 'fwd'}"
+            cells = [label, count(row.rows), count(row.input_macs)]
+            cells += [count(row.recurrent_macs)] + ([count(row.projection_macs)] if projections else [])
+            cells += [count(row.elementwise), count(row.bias_adds), count(row.flops)]
+            table.add_row(*cells)
     lines = [
         Text.assemble(
             ("cost: ", "bold"),
@@ -205,6 +210,14 @@ def cost_view(cost: Cost) -> RenderableType:
             f"about {size(cost.activation_bytes)} for backward (estimate)"
         ),
     ]
+    merged = [(first, last) for first, last, _ in groups if last > first]
+    if merged:
+        first, last = merged[0]
+        lines.append(
+            Text(
+                f"a row such as {first}–{last} stands for layers with equal counts; its numbers are per layer"
+            )
+        )
     if cost.padded_macs is not None and cost.padding_waste is not None:
         lines.append(
             Text(
@@ -213,6 +226,25 @@ def cost_view(cost: Cost) -> RenderableType:
             )
         )
     return Group(table, *lines)
+
+
+def _identical_layers(rows: list[LayerCost]) -> list[tuple[int, int, list[LayerCost]]]:
+    """Consecutive layers whose counts are all equal, as (first, last, that layer's rows): a
+    32-layer stack is two table rows, not thirty-two."""
+    by_layer: dict[int, list[LayerCost]] = {}
+    for row in rows:
+        by_layer.setdefault(row.layer, []).append(row)
+    groups: list[tuple[int, int, list[LayerCost]]] = []
+    for layer, directions in by_layer.items():
+        if groups and _counts(groups[-1][2]) == _counts(directions):
+            groups[-1] = (groups[-1][0], layer, groups[-1][2])
+        else:
+            groups.append((layer, layer, directions))
+    return groups
+
+
+def _counts(rows: list[LayerCost]) -> list[dict[str, object]]:
+    return [{**row.to_dict(), "layer": None} for row in rows]
 
 
 def compare_view(report: CompareReport) -> RenderableType:

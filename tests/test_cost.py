@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rnnscope.cost import forward_cost, layer_costs
 from rnnscope.spec import Kind, LayerSpec, make_spec
-from tests.conftest import run_json
+from tests.conftest import run_cli, run_json
 
 # FlopCounterMode's import and mkldnn.flags() warn about numpy and Intel GPUs: noise here.
 pytestmark = pytest.mark.filterwarnings("ignore:Failed to initialize NumPy", "ignore:TF32 acceleration")
@@ -163,3 +165,12 @@ def test_inspect_json_carries_cost_and_padded_macs() -> None:
     assert cost["padding_waste"] == pytest.approx(0.25)
     assert [row["macs"] for row in cost["layers"]] == [90]
     assert {"flops", "param_bytes", "activation_bytes"} <= set(cost)
+
+
+def test_equal_layers_share_one_row_of_per_layer_counts() -> None:
+    # RNN(20, 20, 3): every layer sees 20 inputs, so the three layers count alike.
+    output = run_cli("inspect", "rnn", "--input-size", "20", "--layers", "3").stdout
+    per_layer_flops = 2 * 3200 * 20 * (20 + 20) + 3200 * 2 * 20 + 3200 * 2 * 20  # 5,376,000
+    assert per_layer_flops == 5_376_000
+    assert re.search(r"^0–2 fwd +3,200 .* 5\.38 M *$", output, re.M), output
+    assert "a row such as 0–2 stands for layers with equal counts; its numbers are per layer" in output
