@@ -11,7 +11,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -83,6 +83,29 @@ class LayerFlags:
             enforce_sorted=self.enforce_sorted,
             initial_state=not self.no_initial_state,
         )
+
+    def specs_by_kind(self) -> tuple[dict[Kind, LayerSpec], list[str]]:
+        """One spec per kind from the same flags, for ``compare``, and notes on how they applied.
+
+        ``--proj-size`` goes to the LSTM only and ``--nonlinearity`` to the RNN only (the kinds
+        that take them); the other rows are built without them and a note says so.
+
+        Raises:
+            BadInput: the first invalid value or combination, checked on the kind that takes it.
+        """
+        notes = []
+        if self.proj_size:
+            notes.append(f"--proj-size {self.proj_size} applies to the lstm row only: rnn and gru have none")
+        if self.nonlinearity is not None:
+            notes.append(f"--nonlinearity {self.nonlinearity} applies to the rnn row only")
+        if self.device != "cpu":
+            notes.append(f"--device {self.device} is not used: compare builds nothing, it counts")
+        specs = {
+            Kind.rnn: replace(self, proj_size=0).spec(Kind.rnn),
+            Kind.gru: replace(self, proj_size=0, nonlinearity=None).spec(Kind.gru),
+            Kind.lstm: replace(self, nonlinearity=None).spec(Kind.lstm),
+        }
+        return specs, notes
 
 
 @dataclass(frozen=True)
@@ -321,6 +344,64 @@ def smoke_command(
         write_junit(report, junit)
     output.show(report, smoke_view)
     return 0 if report.ok else 1
+
+
+@app.command("compare")
+@command
+def compare_command(layer: LayerFlags, output: Output) -> int:
+    """RNN, GRU and LSTM of the same sizes side by side: parameters, ratio to RNN, MACs,
+    FLOPs and memory, from the closed formulas (nothing is built, so --device and --seed are
+    not used; --dtype sizes the memory).
+
+    --proj-size applies to the LSTM row only and --nonlinearity to the RNN row only; a note
+    says so. Exit 0, or 2 for bad input.
+    """
+    from rnnscope.compare import compare
+    from rnnscope.render import compare_view
+
+    specs, notes = layer.specs_by_kind()
+    output.show(compare(specs, layer.dtype, notes), compare_view)
+    return 0
+
+
+@app.command("bench")
+@command
+def bench_command(
+    kind: KindArgument,
+    layer: LayerFlags,
+    output: Output,
+    backward: Annotated[
+        bool, _option("--backward", help="Time forward + backward passes.", panel=RUN)
+    ] = False,
+    iters: Annotated[int, _option("--iters", help="Timed passes.", panel=RUN)] = 20,
+    warmup: Annotated[int, _option("--warmup", help="Untimed passes first.", panel=RUN)] = 3,
+    cudnn: Annotated[bool, _option("--cudnn/--no-cudnn", help="cuDNN on CUDA.", panel=RUN)] = True,
+) -> int:
+    """Time forward (with --backward, forward + backward) passes on the device: median and
+    spread per pass, tokens/s, GFLOP/s from the cost model, and the same device's GFLOP/s on a
+    plain matmul of the layer's biggest product, so the rate reads as a fraction of it.
+
+    Exit 0, 2 for bad input (the meta device has nothing to time), 3 when the run fails.
+    """
+    from rnnscope.bench import bench
+    from rnnscope.render import bench_view, progress_bar
+
+    spec = layer.spec(kind)
+    show_bar = not output.json and sys.stderr.isatty()
+    with progress_bar(warmup + iters, f"timing {spec.torch_class_name}", show_bar) as advance:
+        report = bench(
+            spec,
+            layer.device,
+            layer.dtype,
+            layer.seed,
+            iters=iters,
+            warmup=warmup,
+            backward=backward,
+            cudnn=cudnn,
+            on_pass=advance,
+        )
+    output.show(report, bench_view)
+    return 0
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""Closed-form parameter and memory counts, from the documented formulas. No torch here."""
+"""Closed-form parameter, MAC, FLOP and memory counts, from the documented formulas. No torch here."""
 
 from __future__ import annotations
 
@@ -95,3 +95,253 @@ def forward_bytes(spec: LayerSpec, dtype: str) -> int:
     states = 2 * (2 if spec.has_cell_state else 1) * layers * spec.directions * n * spec.hidden_size
     elements = parameters + steps * n * spec.input_size + outputs + gates + states
     return elements * DTYPE_BYTES[dtype]
+
+
+# Element-wise work per time step, batch element and direction, in units of H_cell, counting each
+# add, subtract or multiply as one FLOP and each sigmoid, tanh or relu evaluation as one FLOP
+# (a convention: a real tanh costs several instructions; it keeps the count reproducible).
+# Bias adds are counted separately (``bias_adds``); the matrix products are ``macs``.
+#
+#   RNN   h' = tanh(W_ih x + W_hh h):           1 add (the two products) + 1 tanh            = 2
+#   LSTM  i, f, g, o = W_ih x + W_hh h:          4 adds
+#         3 sigmoids (i, f, o) + tanh(g):        4 nonlinearities
+#         c' = f ⊙ c + i ⊙ g:                    2 products + 1 add
+#         h' = o ⊙ tanh(c'):                     1 tanh + 1 product                           = 13
+#   GRU   r, z = σ(W_ir x + W_hr h), σ(W_iz x + W_hz h):   2 adds + 2 sigmoids
+#         n = tanh(W_in x + r ⊙ (W_hn h)):       1 product + 1 add + 1 tanh
+#         h' = (1 − z) ⊙ n + z ⊙ h:              1 subtract + 2 products + 1 add              = 11
+# An LSTM's weight_hr projection is a matrix product and is in ``macs``; it adds no element-wise work.
+ELEMENTWISE_PER_UNIT = {"rnn": 2, "lstm": 13, "gru": 11}
+NONLINEARITIES_PER_UNIT = {"rnn": 1, "lstm": 5, "gru": 3}
+
+
+@dataclass(frozen=True)
+class LayerCost:
+    """The work of one layer and direction over the whole input.
+
+    ``rows`` is how many (time step, batch element) pairs the layer computes: L·N, or
+    sum(lengths) for a packed batch (every layer sees only the real steps), or N for a cell.
+    """
+
+    layer: int
+    direction: str
+    rows: int
+    input_macs: int
+    recurrent_macs: int
+    projection_macs: int
+    elementwise: int
+    bias_adds: int
+
+    @property
+    def macs(self) -> int:
+        return self.input_macs + self.recurrent_macs + self.projection_macs
+
+    @property
+    def flops(self) -> int:
+        return 2 * self.macs + self.elementwise + self.bias_adds
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "layer": self.layer,
+            "direction": self.direction,
+            "rows": self.rows,
+            "input_macs": self.input_macs,
+            "recurrent_macs": self.recurrent_macs,
+            "projection_macs": self.projection_macs,
+            "macs": self.macs,
+            "elementwise": self.elementwise,
+            "bias_adds": self.bias_adds,
+            "flops": self.flops,
+        }
+
+
+def _rows(spec: LayerSpec) -> int:
+    """(time step, batch element) pairs one layer and direction computes."""
+    batch = 1 if spec.unbatched else spec.batch
+    if spec.cell:
+        return batch
+    if spec.lengths is not None:
+        return sum(spec.lengths)
+    return spec.seq_len * batch
+
+
+def layer_costs(spec: LayerSpec, rows: int | None = None) -> list[LayerCost]:
+    """Per layer and direction, the multiply-accumulates and element-wise work of one forward pass.
+
+    With ``rows`` = R (time step, batch element) pairs, G gates, in_k the layer's input width:
+
+    - input projection W_ih x_t: a (G·H_cell, in_k) matrix times an in_k vector per row:
+      R·G·H_cell·in_k MACs. PyTorch computes it for all steps at once; the count is the same.
+    - recurrent projection W_hh h_(t-1): (G·H_cell, H_out) per row: R·G·H_cell·H_out MACs. It is
+      counted at step 0 too: PyTorch multiplies h_0 even when it is zeros (no initial state).
+    - LSTM projection h_t = W_hr (o ⊙ tanh(c_t)): (H_out, H_cell) per row: R·H_out·H_cell MACs.
+    - element-wise: R·ELEMENTWISE_PER_UNIT[kind]·H_cell (see the table above).
+    - bias adds: b_ih and b_hh, R·2·G·H_cell, when there are biases.
+
+    Args:
+        spec: the layer.
+        rows: overrides R, e.g. L·N for the padded rectangle of a packed batch.
+    """
+    gates, hidden = gate_count(spec.kind.value), spec.hidden_size
+    recurrent = spec.hidden_size if spec.cell else spec.h_out
+    count = _rows(spec) if rows is None else rows
+    layers = 1 if spec.cell else spec.num_layers
+    costs = []
+    for layer in range(layers):
+        width = spec.layer_input_size(layer)
+        for direction in ("forward", "reverse")[: spec.directions]:
+            costs.append(
+                LayerCost(
+                    layer=layer,
+                    direction=direction,
+                    rows=count,
+                    input_macs=count * gates * hidden * width,
+                    recurrent_macs=count * gates * hidden * recurrent,
+                    projection_macs=count * spec.proj_size * hidden,
+                    elementwise=count * ELEMENTWISE_PER_UNIT[spec.kind.value] * hidden,
+                    bias_adds=count * 2 * gates * hidden if spec.bias else 0,
+                )
+            )
+    return costs
+
+
+def largest_matmul(spec: LayerSpec) -> tuple[int, int, int]:
+    """(m, k, n) of the layer's biggest single matrix product: one layer's input projection for
+    all steps at once, (R, in_k) @ (in_k, G·H_cell), at the widest in_k."""
+    width = max(spec.layer_input_size(layer) for layer in range(1 if spec.cell else spec.num_layers))
+    return _rows(spec), width, gate_count(spec.kind.value) * spec.hidden_size
+
+
+@dataclass(frozen=True)
+class Cost:
+    """What one forward pass costs, in operations and bytes, from the closed forms."""
+
+    dtype: str
+    layers: list[LayerCost]
+    param_bytes: int
+    input_bytes: int
+    output_bytes: int
+    state_bytes: int
+    activation_bytes: int  # an estimate: what a training step keeps for backward
+    padded_macs: int | None = None  # with --lengths: the L·N rectangle
+
+    @property
+    def macs(self) -> int:
+        return sum(row.macs for row in self.layers)
+
+    @property
+    def flops(self) -> int:
+        return sum(row.flops for row in self.layers)
+
+    @property
+    def elementwise(self) -> int:
+        return sum(row.elementwise for row in self.layers)
+
+    @property
+    def bias_adds(self) -> int:
+        return sum(row.bias_adds for row in self.layers)
+
+    @property
+    def padding_waste(self) -> float | None:
+        """The fraction of the padded rectangle's MACs that would go to padding."""
+        if self.padded_macs is None:
+            return None
+        return 1 - self.macs / self.padded_macs
+
+    def to_dict(self) -> dict[str, object]:
+        document: dict[str, object] = {
+            "dtype": self.dtype,
+            "macs": self.macs,
+            "flops": self.flops,
+            "elementwise": self.elementwise,
+            "bias_adds": self.bias_adds,
+            "param_bytes": self.param_bytes,
+            "input_bytes": self.input_bytes,
+            "output_bytes": self.output_bytes,
+            "state_bytes": self.state_bytes,
+            "activation_bytes": self.activation_bytes,
+            "activation_bytes_is": "an estimate of what a training step keeps for backward",
+            "layers": [row.to_dict() for row in self.layers],
+        }
+        if self.padded_macs is not None:
+            document["padded_macs"] = self.padded_macs
+            document["padding_waste"] = self.padding_waste
+        return document
+
+
+def _batch(spec: LayerSpec) -> int:
+    return 1 if spec.unbatched else spec.batch
+
+
+def input_elements(spec: LayerSpec) -> int:
+    """x as the layer receives it: (L, N, H_in), or (N, H_in) for a cell (padded with --lengths)."""
+    steps = 1 if spec.cell else spec.seq_len
+    return steps * _batch(spec) * spec.input_size
+
+
+def output_elements(spec: LayerSpec) -> int:
+    """The last layer's output: (R, D·H_out) over the rows it computes; a cell's h_1 (and c_1)."""
+    if spec.cell:
+        return _batch(spec) * spec.hidden_size * (2 if spec.has_cell_state else 1)
+    return _rows(spec) * spec.directions * spec.h_out
+
+
+def state_elements(spec: LayerSpec) -> int:
+    """h_0 and h_n (and c_0, c_n): 2 × D·num_layers·N·(H_out [+ H_cell]); a cell's h_0 (and c_0)."""
+    per_layer = spec.h_out + (spec.hidden_size if spec.has_cell_state else 0)
+    if spec.cell:
+        return _batch(spec) * per_layer
+    return 2 * spec.directions * spec.num_layers * _batch(spec) * per_layer
+
+
+def activation_elements(spec: LayerSpec) -> int:
+    """An estimate of what autograd keeps for backward, per row R of each layer:
+
+    the layer's input (in_k, shared by both directions), and per direction the G·H_cell gate
+    activations, the H_out output, for LSTM the H_cell cell state, and with projections the
+    H_cell value before W_hr. The exact set depends on the backend (cuDNN keeps a workspace of
+    its own, the CPU path keeps per-step intermediates), so this is an order of magnitude
+    check, not a measurement.
+    """
+    gates, hidden = gate_count(spec.kind.value), spec.hidden_size
+    per_direction = gates * hidden + (spec.hidden_size if spec.cell else spec.h_out)
+    if spec.has_cell_state:
+        per_direction += hidden
+    if spec.proj_size > 0:
+        per_direction += hidden
+    layers = 1 if spec.cell else spec.num_layers
+    per_row = sum(spec.layer_input_size(layer) + spec.directions * per_direction for layer in range(layers))
+    return _rows(spec) * per_row
+
+
+def forward_cost(spec: LayerSpec, dtype: str = "float32") -> Cost:
+    """The closed-form cost of one forward pass of ``spec`` in ``dtype``."""
+    size = DTYPE_BYTES[dtype]
+    padded = None
+    if spec.lengths is not None:
+        padded = sum(row.macs for row in layer_costs(spec, rows=spec.seq_len * spec.batch))
+    return Cost(
+        dtype=dtype,
+        layers=layer_costs(spec),
+        param_bytes=total_parameters(spec) * size,
+        input_bytes=input_elements(spec) * size,
+        output_bytes=output_elements(spec) * size,
+        state_bytes=state_elements(spec) * size,
+        activation_bytes=activation_elements(spec) * size,
+        padded_macs=padded,
+    )
+
+
+def training_bytes(spec: LayerSpec, dtype: str) -> int:
+    """An estimate of a training step's peak: parameters and their gradients, the input, the
+    states, and what the forward pass keeps for backward (plus as much again for the gradients
+    flowing back through one layer's activations)."""
+    estimate = forward_cost(spec, dtype)
+    one_layer = estimate.activation_bytes // (1 if spec.cell else spec.num_layers)
+    return (
+        2 * estimate.param_bytes
+        + estimate.input_bytes
+        + estimate.state_bytes
+        + estimate.activation_bytes
+        + one_layer
+    )

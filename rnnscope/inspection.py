@@ -66,6 +66,7 @@ def inspect(
         forward="skipped" if ran.skipped_reason else "ran",
         notes=notes,
         gates=gate_rows(spec) if gates else None,
+        cost=cost.forward_cost(spec, dtype),
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from rich import box
 from rich.console import Console, Group, RenderableType
@@ -15,9 +16,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 from rich.text import Text
 
+from rnnscope.compare import CompareReport
+from rnnscope.cost import Cost, LayerCost
 from rnnscope.equations import Equation, GateRow
 from rnnscope.report import CheckRow, InspectReport, ParameterRow, SmokeReport, TensorRow, VerifyReport
 from rnnscope.spec import format_shape
+
+if TYPE_CHECKING:
+    # bench.py imports torch; compare's view must not pay for it.
+    from rnnscope.bench import BenchReport
 
 PASS, FAIL, UNKNOWN = "✓", "✗", "—"
 
@@ -57,6 +64,8 @@ def inspect_view(report: InspectReport) -> RenderableType:
     ]
     if report.gates is not None:
         sections.append(gate_table(report.gates))
+    if report.cost is not None:
+        sections.append(cost_view(report.cost))
     return _spaced(*sections, _totals(report))
 
 
@@ -286,6 +295,169 @@ def smoke_progress() -> Iterator[Callable[[int, int, str], None] | None]:
             progress.update(task, completed=done, total=total, description=name)
 
         yield advance
+
+
+def count(value: float) -> str:
+    """1,234 below ten thousand; 12.3 k, 4.56 M, 7.89 G, 1.23 T above it."""
+    if value < 10_000:
+        return f"{value:,.0f}"
+    for unit, scale in (("P", 1e15), ("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if value >= scale:
+            return f"{value / scale:.3g} {unit}"
+    return f"{value:,.0f}"
+
+
+def size(value: float) -> str:
+    """Bytes in binary units: 512 B, 2.5 KiB, 1.2 GiB."""
+    for unit, scale in (("TiB", 1024**4), ("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if value >= scale:
+            return f"{value / scale:.3g} {unit}"
+    return f"{value:.0f} B"
+
+
+def cost_view(cost: Cost) -> RenderableType:
+    """MACs per layer and direction, the FLOP total and the memory of one forward pass."""
+    projections = any(row.projection_macs for row in cost.layers)
+    table = _table("Cost: MACs and FLOPs of one forward pass")
+    table.add_column("layer", no_wrap=True)
+    table.add_column("rows", justify="right")
+    table.add_column("W_ih x", justify="right")
+    table.add_column("W_hh h", justify="right")
+    if projections:
+        table.add_column("W_hr", justify="right")
+    table.add_column("elemwise", justify="right")
+    table.add_column("bias", justify="right")
+    table.add_column("FLOPs", justify="right")
+    groups = _identical_layers(cost.layers)
+    for first, last, directions in groups:
+        for row in directions:
+            label = _layer(first, row.direction)
+            if last > first:
+                label = f"{first}–{last} {'rev' if row.direction == 'reverse' else 'fwd'}"
+            cells = [label, count(row.rows), count(row.input_macs)]
+            cells += [count(row.recurrent_macs)] + ([count(row.projection_macs)] if projections else [])
+            cells += [count(row.elementwise), count(row.bias_adds), count(row.flops)]
+            table.add_row(*cells)
+    lines = [
+        Text.assemble(
+            ("cost: ", "bold"),
+            f"{count(cost.macs)} MACs, {count(cost.flops)} FLOPs "
+            f"(2 × MACs + {count(cost.elementwise)} element-wise + {count(cost.bias_adds)} bias adds)",
+        ),
+        Text(
+            f"memory ({cost.dtype}): parameters {size(cost.param_bytes)}, input {size(cost.input_bytes)}, "
+            f"output {size(cost.output_bytes)}, states {size(cost.state_bytes)}; a training step keeps "
+            f"about {size(cost.activation_bytes)} for backward (estimate)"
+        ),
+    ]
+    merged = [(first, last) for first, last, _ in groups if last > first]
+    if merged:
+        first, last = merged[0]
+        lines.append(
+            Text(
+                f"a row such as {first}–{last} stands for layers with equal counts; its numbers are per layer"
+            )
+        )
+    if cost.padded_macs is not None and cost.padding_waste is not None:
+        lines.append(
+            Text(
+                f"packed: {count(cost.macs)} MACs over the real steps; the padded L × N rectangle "
+                f"would take {count(cost.padded_macs)}, {cost.padding_waste:.0%} of it on padding"
+            )
+        )
+    return Group(table, *lines)
+
+
+def _identical_layers(rows: list[LayerCost]) -> list[tuple[int, int, list[LayerCost]]]:
+    """Consecutive layers whose counts are all equal, as (first, last, that layer's rows): a
+    32-layer stack is two table rows, not thirty-two."""
+    by_layer: dict[int, list[LayerCost]] = {}
+    for row in rows:
+        by_layer.setdefault(row.layer, []).append(row)
+    groups: list[tuple[int, int, list[LayerCost]]] = []
+    for layer, directions in by_layer.items():
+        if groups and _counts(groups[-1][2]) == _counts(directions):
+            groups[-1] = (groups[-1][0], layer, groups[-1][2])
+        else:
+            groups.append((layer, layer, directions))
+    return groups
+
+
+def _counts(rows: list[LayerCost]) -> list[dict[str, object]]:
+    return [{**row.to_dict(), "layer": None} for row in rows]
+
+
+def compare_view(report: CompareReport) -> RenderableType:
+    """One row per kind: parameters, ratio to the RNN, MACs, FLOPs and memory."""
+    config = report.config
+    shape = (
+        f"input {config['input_size']}, hidden {config['hidden_size']}, {config['num_layers']} layer(s)"
+        + (", bidirectional" if config["bidirectional"] else "")
+        + (f", proj {config['proj_size']}" if config["proj_size"] else "")
+        + ("" if config["bias"] else ", no bias")
+    )
+    table = _table(f"RNN, GRU and LSTM: {shape}")
+    for name in ("kind", "params", "× RNN", "MACs", "FLOPs", "weights", "kept for bwd"):
+        table.add_column(name, justify="left" if name == "kind" else "right", no_wrap=True)
+    for row in report.rows:
+        table.add_row(
+            row.kind,
+            f"{row.total_params:,}",
+            f"{row.ratio_vs_rnn:.4g}×",
+            count(row.macs),
+            count(row.flops),
+            size(row.param_bytes),
+            size(row.activation_bytes),
+        )
+    lines = [Text(f"note: {note}", style="yellow") for note in report.notes]
+    lines.append(
+        Text(
+            "MACs and FLOPs of one forward pass over the synthetic input "
+            f"({'cell: one step' if config['cell'] else 'every step, layer and direction'}); "
+            f"memory in {report.dtype}; 'kept for bwd' is an estimate of what a training step keeps.",
+            style="dim",
+        )
+    )
+    return Group(table, *lines)
+
+
+def bench_view(report: BenchReport) -> RenderableType:
+    """Time per pass with its spread, throughput, and the rate against a plain matmul."""
+    timing = report.timing
+    what = "forward + backward" if report.backward else "forward (inference mode)"
+    table = _table(f"{report.module}: {what} on {report.device}, {report.dtype}, {report.iters} passes")
+    table.add_column("", no_wrap=True)
+    table.add_column("value", justify="right", no_wrap=True)
+    table.add_column("", style="dim")
+    table.add_row("median", _ms(timing.median_s), "per pass")
+    table.add_row("spread", f"{_ms(timing.min_s)} – {_ms(timing.max_s)}", "min – max")
+    table.add_row("IQR", f"{_ms(timing.q1_s)} – {_ms(timing.q3_s)}", "quartiles")
+    table.add_row("tokens/s", count(report.tokens_per_s), f"{report.tokens_per_pass:,} tokens per pass")
+    table.add_row("GFLOP/s", f"{report.gflops:,.4g}", f"{count(report.flops_per_pass)} FLOPs per pass")
+    m, k, n = report.matmul_shape
+    table.add_row("matmul GFLOP/s", f"{report.matmul_gflops:,.4g}", f"({m}, {k}) @ ({k}, {n})")
+    table.add_row("of matmul", f"{report.fraction_of_matmul:.0%}", "layer GFLOP/s ÷ matmul GFLOP/s")
+    lines = [Text(f"note: {note}", style="yellow") for note in report.notes]
+    return Group(table, *lines)
+
+
+def _ms(seconds: float) -> str:
+    """Milliseconds with three significant figures, without an exponent."""
+    milliseconds = seconds * 1e3
+    return f"{milliseconds:,.0f} ms" if milliseconds >= 100 else f"{milliseconds:.3g} ms"
+
+
+@contextmanager
+def progress_bar(total: int, description: str, enabled: bool) -> Iterator[Callable[[], None]]:
+    """A transient bar on stderr when ``enabled``; yields the callback that advances it."""
+    if not enabled:
+        yield lambda: None
+        return
+    from rich.progress import Progress
+
+    with Progress(console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task(description, total=total)
+        yield lambda: progress.advance(task)
 
 
 def print_view(view: RenderableType, console: Console | None = None) -> None:

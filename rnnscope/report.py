@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from rnnscope.cost import LayerParameters
+from rnnscope.cost import Cost, LayerParameters
 from rnnscope.equations import Equation, GateRow
 from rnnscope.gates import GateBlock
 from rnnscope.spec import Shape
@@ -112,6 +112,7 @@ class InspectReport:
     forward: str  # "ran" or "skipped"
     notes: list[str] = field(default_factory=list)
     gates: list[GateRow] | None = None  # with inspect --gates: the gate-block split
+    cost: Cost | None = None
 
     @property
     def ok(self) -> bool:
@@ -140,6 +141,7 @@ class InspectReport:
             "ratio_vs_rnn": self.ratio_vs_rnn,
             "explanation": self.explanation,
             "notes": self.notes,
+            "cost": self.cost.to_dict() if self.cost is not None else None,
             "ok": self.ok,
         } | ({} if self.gates is None else {"gates": [row.to_dict() for row in self.gates]})
 

@@ -1,0 +1,105 @@
+"""What rnnscope costs as a whole process, against bare PyTorch doing the same work.
+
+    python benchmarks/startup.py [--rounds 9]
+
+Each round runs every command once, in an order rotated from round to round so that no
+command always runs first (paired runs); the table shows medians over the rounds and each
+process's peak RSS, and the ratios are medians of the per-round ratios of this run. The
+torchinfo row appears only where torchinfo is importable: it is not a dependency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# The work `rnnscope inspect lstm --layers 2` does, written by hand.
+BARE_SCRIPT = """\
+import torch
+lstm = torch.nn.LSTM(10, 20, 2)
+output, (h_n, c_n) = lstm(torch.randn(100, 32, 10))
+print(tuple(output.shape), tuple(h_n.shape), tuple(c_n.shape))
+"""
+TORCHINFO_SCRIPT = """\
+import torch, torchinfo
+torchinfo.summary(torch.nn.LSTM(10, 20, 2), input_size=(100, 32, 10))
+"""
+IMPORT_TORCH = "import torch"
+BARE = "bare PyTorch script"
+HELP = "rnnscope --help"
+INSPECT = "rnnscope inspect lstm --layers 2"
+TORCHINFO = "torchinfo summary"
+
+
+def commands() -> dict[str, list[str]]:
+    python = sys.executable
+    listed = {
+        IMPORT_TORCH: [python, "-c", "import torch"],
+        BARE: [python, "-c", BARE_SCRIPT],
+        HELP: [python, "-m", "rnnscope", "--help"],
+        INSPECT: [python, "-m", "rnnscope", "inspect", "lstm", "--layers", "2"],
+    }
+    if importlib.util.find_spec("torchinfo") is not None:
+        listed[TORCHINFO] = [python, "-c", TORCHINFO_SCRIPT]
+    return listed
+
+
+def run_once(command: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS in MiB of one process (wait4 reports the child's own peak)."""
+    began = time.perf_counter()
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - began
+    if os.waitstatus_to_exitcode(status) != 0:
+        stderr = process.stderr.read().decode() if process.stderr else ""
+        raise SystemExit(f"{' '.join(command)} failed: {stderr.strip().splitlines()[-1:]}")
+    return seconds, usage.ru_maxrss / 1024  # ru_maxrss is in KiB on Linux
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=9)
+    rounds = parser.parse_args().rounds
+    paths = [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(paths))
+    listed = commands()
+    names = list(listed)
+    seconds: dict[str, list[float]] = {name: [] for name in names}
+    rss: dict[str, list[float]] = {name: [] for name in names}
+    for round_index in range(rounds):
+        for offset in range(len(names)):
+            name = names[(round_index + offset) % len(names)]
+            wall, peak = run_once(listed[name], env)
+            seconds[name].append(wall)
+            rss[name].append(peak)
+
+    def paired_ratio(top: str, bottom: str) -> float:
+        return statistics.median(a / b for a, b in zip(seconds[top], seconds[bottom], strict=True))
+
+    print(f"{rounds} rounds, {sys.executable}, Python {sys.version.split()[0]}")
+    print(f"{'command':<34} {'median s':>9} {'min s':>7} {'max s':>7} {'peak RSS':>10}")
+    for name in names:
+        print(
+            f"{name:<34} {statistics.median(seconds[name]):>9.3f} {min(seconds[name]):>7.3f} "
+            f"{max(seconds[name]):>7.3f} {statistics.median(rss[name]):>6.0f} MiB"
+        )
+    print("ratios (median of the per-round ratios):")
+    pairs = [(INSPECT, BARE), (INSPECT, IMPORT_TORCH), (BARE, IMPORT_TORCH), (HELP, IMPORT_TORCH)]
+    if TORCHINFO in listed:
+        pairs += [(TORCHINFO, BARE), (INSPECT, TORCHINFO)]
+    else:
+        print("  (torchinfo is not importable here: its comparison is skipped)")
+    for top, bottom in pairs:
+        print(f"  {top} / {bottom}: {paired_ratio(top, bottom):.2f}×")
+
+
+if __name__ == "__main__":
+    main()

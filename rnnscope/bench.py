@@ -1,0 +1,276 @@
+"""``rnnscope bench``: time forward (and backward) passes and set the rate beside a plain matmul's.
+
+The achieved rate only means something against what the same device reaches on a matrix
+product of the layer's own size, measured in the same process with the same dtype: the
+report's ``fraction_of_matmul``.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
+from typing import Any
+
+from rnnscope import cost
+from rnnscope.errors import BadInput
+from rnnscope.probe import build_module, make_inputs
+from rnnscope.runtime import (
+    TORCH_DTYPES,
+    check_fits,
+    notes_from_warnings,
+    resolve_device,
+    run_failures,
+    torch,
+)
+from rnnscope.spec import LayerSpec
+
+rnn_utils = torch.nn.utils.rnn
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Seconds per pass over the timed iterations: median and spread."""
+
+    median_s: float
+    min_s: float
+    max_s: float
+    q1_s: float
+    q3_s: float
+
+    @classmethod
+    def of(cls, seconds: list[float]) -> Timing:
+        median = statistics.median(seconds)
+        q1, _, q3 = statistics.quantiles(seconds, n=4) if len(seconds) > 1 else (median, median, median)
+        return cls(median, min(seconds), max(seconds), q1, q3)
+
+
+@dataclass(frozen=True)
+class BenchReport:
+    """What ``rnnscope bench`` measured, as plain values."""
+
+    kind: str
+    module: str
+    config: dict[str, Any]
+    device: str
+    dtype: str
+    backward: bool
+    cudnn: bool
+    iters: int
+    warmup: int
+    timing: Timing
+    tokens_per_pass: int
+    flops_per_pass: int  # from the cost model; backward counted as twice the forward products
+    matmul_shape: tuple[int, int, int]  # (m, k, n) of (m, k) @ (k, n)
+    matmul_timing: Timing
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.tokens_per_pass / self.timing.median_s
+
+    @property
+    def gflops(self) -> float:
+        return self.flops_per_pass / self.timing.median_s / 1e9
+
+    @property
+    def matmul_gflops(self) -> float:
+        m, k, n = self.matmul_shape
+        return 2 * m * k * n / self.matmul_timing.median_s / 1e9
+
+    @property
+    def fraction_of_matmul(self) -> float:
+        return self.gflops / self.matmul_gflops
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "module": self.module,
+            "config": self.config,
+            "device": self.device,
+            "dtype": self.dtype,
+            "backward": self.backward,
+            "cudnn": self.cudnn,
+            "iters": self.iters,
+            "warmup": self.warmup,
+            "median_s": self.timing.median_s,
+            "min_s": self.timing.min_s,
+            "max_s": self.timing.max_s,
+            "q1_s": self.timing.q1_s,
+            "q3_s": self.timing.q3_s,
+            "tokens_per_pass": self.tokens_per_pass,
+            "tokens_per_s": self.tokens_per_s,
+            "flops_per_pass": self.flops_per_pass,
+            "gflops": self.gflops,
+            "matmul_shape": list(self.matmul_shape),
+            "matmul_median_s": self.matmul_timing.median_s,
+            "matmul_gflops": self.matmul_gflops,
+            "fraction_of_matmul": self.fraction_of_matmul,
+            "notes": self.notes,
+        }
+
+
+def pass_flops(spec: LayerSpec, backward: bool) -> int:
+    """FLOPs of one timed pass. The backward pass is counted as two more matrix products per
+    forward product (one for the gradient of the input, one for the weight's), the usual
+    convention; torch computes a little less, since x and h_0 need no gradient here."""
+    forward = cost.forward_cost(spec)
+    return forward.flops + (2 * 2 * forward.macs if backward else 0)
+
+
+def bench(
+    spec: LayerSpec,
+    device: str = "cpu",
+    dtype: str = "float32",
+    seed: int = 0,
+    *,
+    iters: int = 20,
+    warmup: int = 3,
+    backward: bool = False,
+    cudnn: bool = True,
+    on_pass: Callable[[], None] | None = None,
+) -> BenchReport:
+    """Time ``iters`` passes of the layer after ``warmup`` untimed ones, each followed by a plain
+    matmul of the layer's biggest product, timed the same way.
+
+    Args:
+        spec: the validated layer spec.
+        device: ``--device`` as typed; meta is refused (it computes nothing).
+        dtype: a name from ``spec.DTYPES``.
+        seed: seeds the weights and the input.
+        iters: timed passes (at least 1).
+        warmup: untimed passes first (0 or more).
+        backward: time forward + backward instead of a forward pass under inference mode.
+        cudnn: False runs under ``torch.backends.cudnn.flags(enabled=False)`` on CUDA.
+        on_pass: called after every pass, warm-up included (for a progress bar).
+
+    Raises:
+        BadInput: bad --iters/--warmup, the meta device, a device that is not here, or a
+            configuration that cannot fit it.
+        RunFailed: a pass failed although the input was valid.
+    """
+    if iters < 1:
+        raise BadInput(f"--iters must be a positive integer, got {iters}")
+    if warmup < 0:
+        raise BadInput(f"--warmup must be 0 or more, got {warmup}")
+    torch_device = resolve_device(device)
+    if torch_device.type == "meta":
+        raise BadInput("--device meta: nothing to time, the meta device computes no values; use cpu or cuda")
+    torch_dtype = TORCH_DTYPES[dtype]
+    needed = cost.training_bytes(spec, dtype) if backward else cost.forward_bytes(spec, dtype)
+    check_fits(spec, torch_device, needed)
+    notes: list[str] = []
+    if not cudnn and torch_device.type != "cuda":
+        notes.append(f"--no-cudnn has no effect on {torch_device.type}: cuDNN is CUDA's")
+    if spec.lengths is not None:
+        notes.append("the batch is packed once before timing: each pass is the layer on a PackedSequence")
+    backend = torch.backends.cudnn.flags(enabled=False) if not cudnn else nullcontext()
+    with run_failures(torch_device), notes_from_warnings(notes), backend:
+        torch.manual_seed(seed)
+        module = build_module(spec, torch_device, torch_dtype).train(backward)
+        run = _pass(spec, module, make_inputs(spec, torch_device, torch_dtype), backward)
+        m, k, n = cost.largest_matmul(spec)
+        a = torch.randn(m, k, device=torch_device, dtype=torch_dtype)  # (m, k)
+        b = torch.randn(k, n, device=torch_device, dtype=torch_dtype)  # (k, n)
+
+        def matmul() -> None:
+            with torch.inference_mode():
+                torch.matmul(a, b)  # (m, n)
+
+        timing, matmul_timing = _time_paired(run, matmul, torch_device, iters, warmup, on_pass)
+    tokens = cost.layer_costs(spec)[0].rows
+    return BenchReport(
+        kind=spec.kind.value,
+        module=repr(module),
+        config=spec.config(),
+        device=str(torch_device),
+        dtype=dtype,
+        backward=backward,
+        cudnn=cudnn,
+        iters=iters,
+        warmup=warmup,
+        timing=timing,
+        tokens_per_pass=tokens,
+        flops_per_pass=pass_flops(spec, backward),
+        matmul_shape=(m, k, n),
+        matmul_timing=matmul_timing,
+        notes=notes,
+    )
+
+
+def _pass(
+    spec: LayerSpec, module: torch.nn.Module, inputs: dict[str, torch.Tensor], backward: bool
+) -> Callable[[], None]:
+    """One pass of the layer: forward under inference mode, or forward and backward."""
+    x: torch.Tensor | rnn_utils.PackedSequence = inputs["input"]
+    if spec.lengths is not None:
+        x = rnn_utils.pack_padded_sequence(
+            inputs["input"],
+            torch.tensor(spec.lengths),  # pack_padded_sequence wants them on the CPU
+            batch_first=spec.batch_first,
+            enforce_sorted=spec.enforce_sorted,
+        )
+    state: torch.Tensor | tuple[torch.Tensor, torch.Tensor] | None = None
+    if spec.initial_state:
+        state = (inputs["h_0"], inputs["c_0"]) if spec.has_cell_state else inputs["h_0"]
+
+    def forward() -> torch.Tensor:
+        returned = module(x, state)
+        if spec.cell:
+            return returned[0] if spec.has_cell_state else returned  # type: ignore[no-any-return]
+        output = returned[0]
+        return output.data if spec.lengths is not None else output  # type: ignore[no-any-return]
+
+    def forward_only() -> None:
+        with torch.inference_mode():
+            forward()
+
+    def forward_backward() -> None:
+        module.zero_grad(set_to_none=True)
+        forward().sum().backward()  # type: ignore[no-untyped-call]
+
+    return forward_backward if backward else forward_only
+
+
+@contextmanager
+def _timed(device: torch.device, seconds: list[float]) -> Iterator[None]:
+    """Append the wall time of the block, waiting for the device's queued work on CUDA/MPS."""
+    if device.type == "cuda":
+        start = torch.cuda.Event(enable_timing=True)  # type: ignore[no-untyped-call]
+        end = torch.cuda.Event(enable_timing=True)  # type: ignore[no-untyped-call]
+        start.record()
+        yield
+        end.record()
+        end.synchronize()
+        seconds.append(start.elapsed_time(end) / 1e3)
+        return
+    began = time.perf_counter()
+    yield
+    if device.type == "mps":
+        torch.mps.synchronize()
+    seconds.append(time.perf_counter() - began)
+
+
+def _time_paired(
+    run: Callable[[], None],
+    matmul: Callable[[], None],
+    device: torch.device,
+    iters: int,
+    warmup: int,
+    on_pass: Callable[[], None] | None,
+) -> tuple[Timing, Timing]:
+    """Time the layer and the matmul in alternation, so that both see the same machine: on a
+    shared host a burst of other work then slows both, not only whichever ran during it."""
+    layer_seconds: list[float] = []
+    matmul_seconds: list[float] = []
+    for index in range(warmup + iters):
+        timed = index >= warmup
+        with _timed(device, layer_seconds if timed else []):
+            run()
+        with _timed(device, matmul_seconds if timed else []):
+            matmul()
+        if on_pass is not None:
+            on_pass()
+    return Timing.of(layer_seconds), Timing.of(matmul_seconds)

@@ -1,0 +1,81 @@
+"""``rnnscope compare``: RNN, GRU and LSTM of the same sizes, from the closed forms. No torch here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from rnnscope.cost import forward_cost, ratio_vs_rnn, total_parameters
+from rnnscope.spec import Kind, LayerSpec
+
+# The order of the rows: the baseline first, then by gate count.
+KINDS = (Kind.rnn, Kind.gru, Kind.lstm)
+
+
+@dataclass(frozen=True)
+class CompareRow:
+    kind: str
+    total_params: int
+    ratio_vs_rnn: float
+    macs: int
+    flops: int
+    param_bytes: int
+    activation_bytes: int  # an estimate: what a training step keeps for backward
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "total_params": self.total_params,
+            "ratio_vs_rnn": self.ratio_vs_rnn,
+            "macs": self.macs,
+            "flops": self.flops,
+            "param_bytes": self.param_bytes,
+            "activation_bytes": self.activation_bytes,
+        }
+
+
+@dataclass(frozen=True)
+class CompareReport:
+    config: dict[str, Any]
+    dtype: str
+    rows: list[CompareRow]
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "config": self.config,
+            "dtype": self.dtype,
+            "rows": [row.to_dict() for row in self.rows],
+            "notes": self.notes,
+        }
+
+
+def compare(
+    specs: dict[Kind, LayerSpec], dtype: str = "float32", notes: list[str] | None = None
+) -> CompareReport:
+    """One row per kind, in the order rnn, gru, lstm.
+
+    Args:
+        specs: one spec per kind, built from the same flags (``--proj-size`` only on the LSTM,
+            ``--nonlinearity`` only on the RNN).
+        dtype: sizes the memory columns.
+        notes: what the caller wants said about how the flags were applied.
+    """
+    rows = []
+    for kind in KINDS:
+        spec = specs[kind]
+        estimate = forward_cost(spec, dtype)
+        rows.append(
+            CompareRow(
+                kind=kind.value,
+                total_params=total_parameters(spec),
+                ratio_vs_rnn=ratio_vs_rnn(spec),
+                macs=estimate.macs,
+                flops=estimate.flops,
+                param_bytes=estimate.param_bytes,
+                activation_bytes=estimate.activation_bytes,
+            )
+        )
+    config = {name: value for name, value in specs[Kind.lstm].config().items() if name != "kind"}
+    config["nonlinearity"] = specs[Kind.rnn].nonlinearity
+    return CompareReport(config=config, dtype=dtype, rows=rows, notes=list(notes or []))

@@ -1,0 +1,77 @@
+"""``rnnscope bench``: the report's keys and arithmetic, the refusals, and CUDA when present."""
+
+from __future__ import annotations
+
+import pytest
+
+from rnnscope.bench import pass_flops
+from rnnscope.cost import forward_cost
+from rnnscope.runtime import torch
+from rnnscope.spec import Kind, make_spec
+from tests.conftest import run_cli, run_json
+
+KEYS = {"device", "dtype", "median_s", "tokens_per_s", "gflops", "matmul_gflops", "fraction_of_matmul"}
+
+
+def test_bench_json_on_cpu() -> None:
+    document = run_json("bench", "lstm", "--iters", "3", "--warmup", "1")
+    assert set(document) >= KEYS
+    assert (document["device"], document["dtype"], document["iters"]) == ("cpu", "float32", 3)
+    assert document["min_s"] <= document["median_s"] <= document["max_s"]
+    # (100, 32, 10) through LSTM(10, 20): 3200 tokens a pass.
+    assert document["tokens_per_pass"] == 3200
+    assert document["tokens_per_s"] == pytest.approx(3200 / document["median_s"])
+    assert document["flops_per_pass"] == forward_cost(make_spec(Kind.lstm)).flops
+    assert document["gflops"] == pytest.approx(document["flops_per_pass"] / document["median_s"] / 1e9)
+    # the biggest product: all 3200 rows through W_ih: (3200, 10) @ (10, 80)
+    assert document["matmul_shape"] == [3200, 10, 80]
+    assert document["fraction_of_matmul"] == pytest.approx(document["gflops"] / document["matmul_gflops"])
+
+
+def test_bench_backward_packed_counts_real_tokens() -> None:
+    document = run_json("bench", "gru", "--backward", "--iters", "2", "--lengths", "5,3,2", "--seq-len", "5")
+    assert document["backward"] is True
+    assert document["tokens_per_pass"] == 5 + 3 + 2
+    assert document["matmul_shape"] == [10, 10, 60]
+
+
+def test_backward_counts_two_more_products_per_forward_product() -> None:
+    spec = make_spec(Kind.rnn)
+    forward = forward_cost(spec)
+    assert pass_flops(spec, backward=True) - pass_flops(spec, backward=False) == 4 * forward.macs
+
+
+def test_cell_bench_runs_one_step() -> None:
+    document = run_json("bench", "gru", "--cell", "--iters", "2", "--warmup", "0")
+    assert document["tokens_per_pass"] == 32
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (
+            ["--device", "meta"],
+            "error: --device meta: nothing to time, the meta device computes no values; use cpu or cuda\n",
+        ),
+        (["--iters", "0"], "error: --iters must be a positive integer, got 0\n"),
+        (["--warmup", "-1"], "error: --warmup must be 0 or more, got -1\n"),
+    ],
+)
+def test_refusals_are_one_line_exit_2(args: list[str], line: str) -> None:
+    result = run_cli("bench", "lstm", *args)
+    assert (result.exit_code, result.stderr, result.stdout) == (2, line, "")
+
+
+def test_no_cudnn_off_cuda_is_a_note() -> None:
+    document = run_json("bench", "rnn", "--iters", "1", "--no-cudnn")
+    assert document["cudnn"] is False
+    assert "--no-cudnn has no effect on cpu: cuDNN is CUDA's" in document["notes"]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("cudnn", ["--cudnn", "--no-cudnn"])
+def test_bench_on_cuda(cudnn: str) -> None:
+    document = run_json("bench", "lstm", "--device", "cuda", "--iters", "3", "--backward", cudnn)
+    assert document["device"].startswith("cuda")
+    assert document["median_s"] > 0 and document["fraction_of_matmul"] > 0
+    assert document["cudnn"] is (cudnn == "--cudnn")

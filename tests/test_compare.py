@@ -1,0 +1,105 @@
+"""``rnnscope compare``: the three kinds side by side, from the formulas."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+from rich.console import Console
+
+from rnnscope.compare import compare
+from rnnscope.render import compare_view, print_view
+from tests.conftest import run_cli, run_json
+
+
+def test_rows_in_order_with_exact_ratios() -> None:
+    document = run_json("compare")
+    rows = document["rows"]
+    assert [row["kind"] for row in rows] == ["rnn", "gru", "lstm"]
+    # RNN(10, 20): 20·(10 + 20) + 2·20 = 640; GRU and LSTM stack 3 and 4 such blocks.
+    assert [row["total_params"] for row in rows] == [640, 3 * 640, 4 * 640]
+    assert [row["ratio_vs_rnn"] for row in rows] == [1.0, 3.0, 4.0]
+    # 3200 rows × G·H_cell·(H_in + H_out) = 3200 × G × 20 × 30
+    assert [row["macs"] for row in rows] == [3200 * g * 20 * 30 for g in (1, 3, 4)]
+    assert document["config"]["hidden_size"] == 20
+
+
+def test_ratios_hold_for_stacked_bidirectional_layers() -> None:
+    rows = run_json("compare", "-i", "7", "-H", "9", "--layers", "3", "--bidirectional")["rows"]
+    assert [row["ratio_vs_rnn"] for row in rows] == [1.0, 3.0, 4.0]
+
+
+def test_proj_size_applies_to_lstm_only_with_a_note() -> None:
+    document = run_json("compare", "--proj-size", "5")
+    rnn, gru, lstm = document["rows"]
+    assert (rnn["total_params"], gru["total_params"]) == (640, 1920)
+    # LSTM(10, 20, proj 5): 4·(20·(10 + 5) + 2·20) + 5·20 = 1,460
+    assert lstm["total_params"] == 1460
+    assert lstm["ratio_vs_rnn"] == 1460 / 640
+    assert document["notes"] == ["--proj-size 5 applies to the lstm row only: rnn and gru have none"]
+
+
+def test_nonlinearity_applies_to_rnn_only() -> None:
+    document = run_json("compare", "--nonlinearity", "relu")
+    assert document["config"]["nonlinearity"] == "relu"
+    assert document["notes"] == ["--nonlinearity relu applies to the rnn row only"]
+
+
+def test_bad_input_is_one_line_exit_2() -> None:
+    result = run_cli("compare", "--proj-size", "20")
+    assert result.exit_code == 2
+    assert result.stderr == "error: --proj-size must be smaller than --hidden-size (20), got 20\n"
+    assert result.stdout == ""
+    result = run_cli("compare", "--nonlinearity", "sigmoid")
+    assert result.exit_code == 2
+    assert result.stderr == "error: --nonlinearity must be tanh or relu, got 'sigmoid'\n"
+
+
+def test_compare_does_not_import_torch() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from rnnscope.cli import app\n"
+        "try: app(['compare', '--json'])\n"
+        "except SystemExit: pass\n"
+        "assert 'torch' not in sys.modules"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+
+
+def test_table_fits_80_columns() -> None:
+    from rnnscope.cli import LayerFlags
+    from rnnscope.spec import Kind
+
+    flags = LayerFlags(
+        cell=False,
+        input_size=16384,
+        hidden_size=16384,
+        layers=32,
+        bidirectional=True,
+        batch_first=False,
+        bias=True,
+        dropout=0.0,
+        nonlinearity=None,
+        proj_size=4096,
+        seq_len=None,
+        batch=None,
+        unbatched=False,
+        lengths=None,
+        enforce_sorted=False,
+        no_initial_state=False,
+        device="cpu",
+        dtype="float32",
+        seed=0,
+    )
+    specs, notes = flags.specs_by_kind()
+    assert specs[Kind.lstm].proj_size == 4096 and specs[Kind.gru].proj_size == 0
+    console = Console(file=StringIO(), width=80, color_system=None, force_terminal=False)
+    print_view(compare_view(compare(specs, "float32", notes)), console)
+    output = console.file.getvalue()  # type: ignore[attr-defined]
+    assert max(len(line) for line in output.splitlines()) <= 80
+    # The RNN row, per direction: layer 0 is 16384·(16384 + 16384) + 2·16384 = 536,903,680;
+    # layers 1 to 31 see D·H_out = 32768: 16384·(32768 + 16384) + 2·16384 = 805,339,136.
+    rnn_params = 2 * (536_903_680 + 31 * 805_339_136)
+    assert f" {rnn_params:,} " in output
