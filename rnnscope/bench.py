@@ -17,6 +17,7 @@ from typing import Any
 from rnnscope import cost
 from rnnscope.errors import BadInput
 from rnnscope.probe import build_module, make_inputs
+from rnnscope.report import ProgressCallback
 from rnnscope.runtime import (
     TORCH_DTYPES,
     check_fits,
@@ -130,7 +131,7 @@ def bench(
     warmup: int = 3,
     backward: bool = False,
     cudnn: bool = True,
-    on_pass: Callable[[], None] | None = None,
+    on_pass: ProgressCallback | None = None,
 ) -> BenchReport:
     """Time ``iters`` passes of the layer after ``warmup`` untimed ones, each followed by a plain
     matmul of the layer's biggest product, timed the same way.
@@ -144,7 +145,8 @@ def bench(
         warmup: untimed passes first (0 or more).
         backward: time forward + backward instead of a forward pass under inference mode.
         cudnn: False runs under ``torch.backends.cudnn.flags(enabled=False)`` on CUDA.
-        on_pass: called after every pass, warm-up included (for a progress bar).
+        on_pass: called after every pass, warm-up included, with (passes done, passes in all,
+            "warm-up" or "timed"): a progress bar's callback.
 
     Raises:
         BadInput: bad --iters/--warmup, the meta device, a device that is not here, or a
@@ -259,7 +261,7 @@ def _time_paired(
     device: torch.device,
     iters: int,
     warmup: int,
-    on_pass: Callable[[], None] | None,
+    on_pass: ProgressCallback | None,
 ) -> tuple[Timing, Timing]:
     """Time the layer and the matmul in alternation, so that both see the same machine: on a
     shared host a burst of other work then slows both, not only whichever ran during it."""
@@ -272,5 +274,5 @@ def _time_paired(
         with _timed(device, matmul_seconds if timed else []):
             matmul()
         if on_pass is not None:
-            on_pass()
+            on_pass(index + 1, warmup + iters, "timed" if timed else "warm-up")
     return Timing.of(layer_seconds), Timing.of(matmul_seconds)

@@ -335,10 +335,10 @@ def smoke_command(
 
     Exit 0 when every case passes, 1 when one fails, 2 for bad input.
     """
-    from rnnscope.render import smoke_progress, smoke_view
+    from rnnscope.render import progress_bar, smoke_view
     from rnnscope.smoke import run_smoke, write_junit
 
-    with smoke_progress() as progress:
+    with progress_bar("smoke", enabled=not output.json) as progress:
         report = run_smoke(device, dtype, quick, progress, seed)
     if junit is not None:
         write_junit(report, junit)
@@ -387,8 +387,7 @@ def bench_command(
     from rnnscope.render import bench_view, progress_bar
 
     spec = layer.spec(kind)
-    show_bar = not output.json and sys.stderr.isatty()
-    with progress_bar(warmup + iters, f"timing {spec.torch_class_name}", show_bar) as advance:
+    with progress_bar(f"timing {spec.torch_class_name}", enabled=not output.json) as advance:
         report = bench(
             spec,
             layer.device,

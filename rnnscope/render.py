@@ -6,7 +6,7 @@ Tables are laid out to fit 80 columns; colour appears only on a terminal (Rich d
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -19,7 +19,15 @@ from rich.text import Text
 from rnnscope.compare import CompareReport
 from rnnscope.cost import Cost, LayerCost
 from rnnscope.equations import Equation, GateRow
-from rnnscope.report import CheckRow, InspectReport, ParameterRow, SmokeReport, TensorRow, VerifyReport
+from rnnscope.report import (
+    CheckRow,
+    InspectReport,
+    ParameterRow,
+    ProgressCallback,
+    SmokeReport,
+    TensorRow,
+    VerifyReport,
+)
 from rnnscope.spec import format_shape
 
 if TYPE_CHECKING:
@@ -278,21 +286,22 @@ def smoke_view(report: SmokeReport) -> RenderableType:
 
 
 @contextmanager
-def smoke_progress() -> Iterator[Callable[[int, int, str], None] | None]:
-    """A transient progress bar on stderr when it is a terminal; None (no bar) otherwise.
+def progress_bar(label: str, enabled: bool = True) -> Iterator[ProgressCallback | None]:
+    """A transient progress bar on stderr, only when ``enabled`` and stderr is a terminal.
 
-    The callback takes (cases done, cases in all, the name of the case just done).
+    Yields the callback that moves it — (steps done, steps in all, what the last step was) — or
+    None where no bar is shown, so that piped and ``--json`` runs print nothing extra.
     """
     console = Console(stderr=True)
-    if not console.is_terminal:
+    if not (enabled and console.is_terminal):
         yield None
         return
-    columns = (TextColumn("smoke"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"))
+    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"))
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task("", total=None)
 
-        def advance(done: int, total: int, name: str) -> None:
-            progress.update(task, completed=done, total=total, description=name)
+        def advance(done: int, total: int, step: str) -> None:
+            progress.update(task, completed=done, total=total, description=step)
 
         yield advance
 
@@ -445,19 +454,6 @@ def _ms(seconds: float) -> str:
     """Milliseconds with three significant figures, without an exponent."""
     milliseconds = seconds * 1e3
     return f"{milliseconds:,.0f} ms" if milliseconds >= 100 else f"{milliseconds:.3g} ms"
-
-
-@contextmanager
-def progress_bar(total: int, description: str, enabled: bool) -> Iterator[Callable[[], None]]:
-    """A transient bar on stderr when ``enabled``; yields the callback that advances it."""
-    if not enabled:
-        yield lambda: None
-        return
-    from rich.progress import Progress
-
-    with Progress(console=Console(stderr=True), transient=True) as progress:
-        task = progress.add_task(description, total=total)
-        yield lambda: progress.advance(task)
 
 
 def print_view(view: RenderableType, console: Console | None = None) -> None:

@@ -6,6 +6,7 @@ same objects. No torch here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,6 +14,9 @@ from rnnscope.cost import Cost, LayerParameters
 from rnnscope.equations import Equation, GateRow
 from rnnscope.gates import GateBlock
 from rnnscope.spec import Shape
+
+# A long run's progress callback: (steps done, steps in all, what the last step was).
+ProgressCallback = Callable[[int, int, str], None]
 
 
 def _listed(shape: Shape | None) -> list[int] | None:

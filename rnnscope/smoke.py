@@ -17,7 +17,7 @@ from typing import Any
 
 from rnnscope.errors import BadInput, RnnscopeError
 from rnnscope.inspection import inspect
-from rnnscope.report import CheckRow, InspectReport, SmokeCase, SmokeReport
+from rnnscope.report import CheckRow, InspectReport, ProgressCallback, SmokeCase, SmokeReport
 from rnnscope.runtime import resolve_device
 from rnnscope.spec import Kind, LayerSpec, check_run_options, make_spec, parse_lengths
 from rnnscope.verification import verify
@@ -53,8 +53,6 @@ _EXTRA_CASES: list[tuple[str, str, bool]] = [
     ("lstm", "--proj-size 3 --unbatched", True),
 ]
 DEFAULT_SIZES = "default sizes"
-
-Progress = Callable[[int, int, str], None]
 
 
 @dataclass(frozen=True)
@@ -136,7 +134,7 @@ def run_smoke(
     device: str = "cpu",
     dtype: str = "float32",
     quick: bool = False,
-    progress: Progress | None = None,
+    progress: ProgressCallback | None = None,
     seed: int = 0,
 ) -> SmokeReport:
     """Run every case through inspect and verify on the device.
