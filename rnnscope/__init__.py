@@ -10,17 +10,23 @@ The Python API is what the CLI is a thin layer over::
     verify(make_spec(Kind.gru, num_layers=2), device="cpu", dtype="float32").checks
     run_smoke(device="cpu", quick=True).ok
 
+    from rnnscope import bench, compare
+    bench(make_spec(Kind.lstm), "cpu", iters=5).fraction_of_matmul
+
 Importing the package does not import torch; calling ``inspect`` (or the others) does.
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 from rnnscope.errors import BadInput, ExitCode, RnnscopeError, RunFailed
 from rnnscope.spec import Kind, LayerSpec, make_spec
 
 if TYPE_CHECKING:
+    from rnnscope.bench import bench
+    from rnnscope.compare import compare
     from rnnscope.inspection import inspect
     from rnnscope.smoke import run_smoke
     from rnnscope.verification import verify
@@ -32,6 +38,8 @@ __all__ = [
     "LayerSpec",
     "RnnscopeError",
     "RunFailed",
+    "bench",
+    "compare",
     "inspect",
     "make_spec",
     "run_smoke",
@@ -40,18 +48,22 @@ __all__ = [
 __version__ = "0.1.0"
 
 
+# Each public function and the module that holds it: imported on first use, so that
+# `rnnscope --help` never pays for `import torch`.
+_LAZY = {
+    "inspect": "rnnscope.inspection",
+    "verify": "rnnscope.verification",
+    "run_smoke": "rnnscope.smoke",
+    "compare": "rnnscope.compare",
+    "bench": "rnnscope.bench",
+}
+
+
 def __getattr__(name: str) -> Any:
-    # Lazy, so that `rnnscope --help` never pays for `import torch`.
-    if name == "inspect":
-        from rnnscope.inspection import inspect
-
-        return inspect
-    if name == "verify":
-        from rnnscope.verification import verify
-
-        return verify
-    if name == "run_smoke":
-        from rnnscope.smoke import run_smoke
-
-        return run_smoke
-    raise AttributeError(f"module 'rnnscope' has no attribute {name!r}")
+    if name not in _LAZY:
+        raise AttributeError(f"module 'rnnscope' has no attribute {name!r}")
+    function = getattr(importlib.import_module(_LAZY[name]), name)
+    # Importing rnnscope.compare (or .bench) binds the submodule to this name on the package;
+    # bind the function over it so that every later access gets the function too.
+    globals()[name] = function
+    return function

@@ -270,3 +270,11 @@ def test_cuda_inspect(kind: str) -> None:
     )
     assert document["device"].startswith("cuda")
     assert document["ok"] is True
+
+
+@pytest.mark.parametrize("name", ["inspect", "verify", "run_smoke", "compare", "bench"])
+def test_package_exports_functions_lazily(name: str) -> None:
+    import rnnscope
+
+    first, second = getattr(rnnscope, name), getattr(rnnscope, name)
+    assert callable(first) and first is second and first.__name__ == name
