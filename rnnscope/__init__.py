@@ -25,8 +25,8 @@ from rnnscope.errors import BadInput, ExitCode, RnnscopeError, RunFailed
 from rnnscope.spec import Kind, LayerSpec, make_spec
 
 if TYPE_CHECKING:
-    from rnnscope.bench import bench
-    from rnnscope.compare import compare
+    from rnnscope.benchmark import bench
+    from rnnscope.comparison import compare
     from rnnscope.inspection import inspect
     from rnnscope.smoke import run_smoke
     from rnnscope.verification import verify
@@ -54,16 +54,12 @@ _LAZY = {
     "inspect": "rnnscope.inspection",
     "verify": "rnnscope.verification",
     "run_smoke": "rnnscope.smoke",
-    "compare": "rnnscope.compare",
-    "bench": "rnnscope.bench",
+    "compare": "rnnscope.comparison",
+    "bench": "rnnscope.benchmark",
 }
 
 
 def __getattr__(name: str) -> Any:
     if name not in _LAZY:
         raise AttributeError(f"module 'rnnscope' has no attribute {name!r}")
-    function = getattr(importlib.import_module(_LAZY[name]), name)
-    # Importing rnnscope.compare (or .bench) binds the submodule to this name on the package;
-    # bind the function over it so that every later access gets the function too.
-    globals()[name] = function
-    return function
+    return getattr(importlib.import_module(_LAZY[name]), name)

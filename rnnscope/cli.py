@@ -356,7 +356,7 @@ def compare_command(layer: LayerFlags, output: Output) -> int:
     --proj-size applies to the LSTM row only and --nonlinearity to the RNN row only; a note
     says so. Exit 0, or 2 for bad input.
     """
-    from rnnscope.compare import compare
+    from rnnscope.comparison import compare
     from rnnscope.render import compare_view
 
     specs, notes = layer.specs_by_kind()
@@ -383,7 +383,7 @@ def bench_command(
 
     Exit 0, 2 for bad input (the meta device has nothing to time), 3 when the run fails.
     """
-    from rnnscope.bench import bench
+    from rnnscope.benchmark import bench
     from rnnscope.render import bench_view, progress_bar
 
     spec = layer.spec(kind)

@@ -16,7 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 from rich.text import Text
 
-from rnnscope.compare import CompareReport
+from rnnscope.comparison import CompareReport
 from rnnscope.cost import Cost, LayerCost
 from rnnscope.equations import Equation, GateRow
 from rnnscope.report import (
@@ -31,8 +31,8 @@ from rnnscope.report import (
 from rnnscope.spec import format_shape
 
 if TYPE_CHECKING:
-    # bench.py imports torch; compare's view must not pay for it.
-    from rnnscope.bench import BenchReport
+    # benchmark.py imports torch; the compare view must not pay for it.
+    from rnnscope.benchmark import BenchReport
 
 PASS, FAIL, UNKNOWN = "✓", "✗", "—"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rnnscope.bench import pass_flops
+from rnnscope.benchmark import pass_flops
 from rnnscope.cost import forward_cost
 from rnnscope.runtime import torch
 from rnnscope.spec import Kind, make_spec

@@ -6,7 +6,7 @@ from io import StringIO
 
 from rich.console import Console
 
-from rnnscope.compare import compare
+from rnnscope.comparison import compare
 from rnnscope.render import compare_view, print_view
 from tests.conftest import run_cli, run_json
 
