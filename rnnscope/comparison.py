@@ -21,9 +21,11 @@ class CompareRow:
     flops: int
     param_bytes: int
     activation_bytes: int  # an estimate: what a training step keeps for backward
+    padded_macs: int | None = None  # with --lengths: the padded L × N rectangle's MACs
+    padding_waste: float | None = None  # with --lengths: the fraction of those spent on padding
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        row: dict[str, Any] = {
             "kind": self.kind,
             "total_params": self.total_params,
             "ratio_vs_rnn": self.ratio_vs_rnn,
@@ -32,6 +34,9 @@ class CompareRow:
             "param_bytes": self.param_bytes,
             "activation_bytes": self.activation_bytes,
         }
+        if self.padded_macs is not None:
+            row |= {"padded_macs": self.padded_macs, "padding_waste": self.padding_waste}
+        return row
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,8 @@ def compare(
                 flops=estimate.flops,
                 param_bytes=estimate.param_bytes,
                 activation_bytes=estimate.activation_bytes,
+                padded_macs=estimate.padded_macs,
+                padding_waste=estimate.padding_waste,
             )
         )
     config = {name: value for name, value in specs[Kind.lstm].config().items() if name != "kind"}

@@ -162,8 +162,8 @@ def packed_notes(lengths: tuple[int, ...], seq_len: int, bidirectional: bool) ->
     length = lengths[example]
     notes = [
         f"lengths {','.join(map(str, lengths))}: the packed data holds {total} real steps of the "
-        f"{longest} × {n} = {longest * n} in the padded rectangle (padding would be "
-        f"{1 - total / (longest * n):.0%} of it).",
+        f"L × N = {seq_len} × {n} = {seq_len * n} in the padded input: run unpacked, "
+        f"{1 - total / (seq_len * n):.0%} of the work would go to padding.",
         f"h_n holds each sequence's state at its own last valid step in the forward direction "
         f"(sequence {example}, length {length}: output step {length - 1})"
         + (", and at step 0 in the reverse direction." if bidirectional else "."),

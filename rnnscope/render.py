@@ -406,19 +406,40 @@ def compare_view(report: CompareReport) -> RenderableType:
         + ("" if config["bias"] else ", no bias")
     )
     table = _table(f"RNN, GRU and LSTM: {shape}")
-    for name in ("kind", "params", "× RNN", "MACs", "FLOPs", "weights", "kept for bwd"):
+    packed = any(row.padded_macs is not None for row in report.rows)
+    columns = (
+        "kind",
+        "params",
+        "× RNN",
+        "MACs",
+        *(("padded",) if packed else ()),
+        "FLOPs",
+        "weights",
+        "kept for bwd",
+    )
+    for name in columns:
         table.add_column(name, justify="left" if name == "kind" else "right", no_wrap=True)
     for row in report.rows:
+        padded = [count(row.padded_macs)] if row.padded_macs is not None else []
         table.add_row(
             row.kind,
             f"{row.total_params:,}",
             f"{row.ratio_vs_rnn:.4g}×",
             count(row.macs),
+            *padded,
             count(row.flops),
             size(row.param_bytes),
             size(row.activation_bytes),
         )
     lines = [Text(f"note: {note}", style="yellow") for note in report.notes]
+    waste = report.rows[0].padding_waste
+    if waste is not None:
+        lines.append(
+            Text(
+                f"packed: MACs count the real steps, sum(lengths) = {sum(config['lengths'])}; the padded "
+                f"column is the L × N rectangle, {waste:.0%} of which would be padding"
+            )
+        )
     lines.append(
         Text(
             "MACs and FLOPs of one forward pass over the synthetic input "

@@ -103,3 +103,16 @@ def test_table_fits_80_columns() -> None:
     # layers 1 to 31 see D·H_out = 32768: 16384·(32768 + 16384) + 2·16384 = 805,339,136.
     rnn_params = 2 * (536_903_680 + 31 * 805_339_136)
     assert f" {rnn_params:,} " in output
+
+
+def test_compare_with_lengths_counts_real_steps_and_the_padded_rectangle() -> None:
+    document = run_json("compare", "--lengths", "7,5,5,2", "--seq-len", "10")
+    rnn, gru, lstm = document["rows"]
+    # Real steps: 7+5+5+2 = 19 rows of W_ih x (20·10) and W_hh h (20·20) per gate block.
+    assert rnn["macs"] == 19 * 20 * (10 + 20) == 11_400
+    assert (gru["macs"], lstm["macs"]) == (3 * 11_400, 4 * 11_400)
+    # The padded input is L × N = 10 × 4 = 40 rows.
+    assert rnn["padded_macs"] == 40 * 20 * (10 + 20)
+    assert rnn["padding_waste"] == lstm["padding_waste"] == 1 - 19 / 40
+    result = run_cli("compare", "--lengths", "7,5,5,2", "--seq-len", "10")
+    assert "sum(lengths) = 19" in result.stdout and "52% of which would be padding" in result.stdout
