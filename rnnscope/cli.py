@@ -28,10 +28,6 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-LAYER = "Layer"
-INPUT = "Synthetic input"
-RUN = "Run"
-
 
 @dataclass(frozen=True)
 class LayerFlags:
@@ -124,95 +120,91 @@ class Output:
         print_view(view(report))
 
 
-def _option(*names: str, help: str, panel: str) -> typer.models.OptionInfo:
-    option: typer.models.OptionInfo = typer.Option(*names, help=help, rich_help_panel=panel)
+def _option(*names: str, help: str) -> typer.models.OptionInfo:
+    option: typer.models.OptionInfo = typer.Option(*names, help=help)
     return option
 
+
+DeviceOption = Annotated[str, _option("--device", help=DEVICE_CHOICES + ".")]
+DtypeOption = Annotated[str, _option("--dtype", help=", ".join(DTYPES) + ".")]
+SeedOption = Annotated[int, _option("--seed", help="Seed for weights and input.")]
 
 # name → (annotation, default); the order is the order of --help.
 _LAYER_PARAMETERS: dict[str, tuple[Any, Any]] = {
     "cell": (
-        Annotated[bool, _option("--cell", help="Use nn.RNNCell / LSTMCell / GRUCell.", panel=LAYER)],
+        Annotated[bool, _option("--cell", help="Use nn.RNNCell / LSTMCell / GRUCell.")],
         False,
     ),
     "input_size": (
-        Annotated[int, _option("--input-size", "-i", help="H_in: features of x.", panel=LAYER)],
+        Annotated[int, _option("--input-size", "-i", help="H_in: features of x.")],
         10,
     ),
     "hidden_size": (
-        Annotated[int, _option("--hidden-size", "-H", help="H_cell: features of h.", panel=LAYER)],
+        Annotated[int, _option("--hidden-size", "-H", help="H_cell: features of h.")],
         20,
     ),
-    "layers": (Annotated[int, _option("--layers", "-l", help="num_layers: stacked layers.", panel=LAYER)], 1),
+    "layers": (Annotated[int, _option("--layers", "-l", help="num_layers: stacked layers.")], 1),
     "bidirectional": (
-        Annotated[
-            bool, _option("--bidirectional/--unidirectional", help="Two directions (D = 2).", panel=LAYER)
-        ],
+        Annotated[bool, _option("--bidirectional/--unidirectional", help="Two directions (D = 2).")],
         False,
     ),
     "batch_first": (
-        Annotated[
-            bool, _option("--batch-first/--seq-first", help="Input laid out (N, L, H_in).", panel=LAYER)
-        ],
+        Annotated[bool, _option("--batch-first/--seq-first", help="Input laid out (N, L, H_in).")],
         False,
     ),
-    "bias": (Annotated[bool, _option("--bias/--no-bias", help="Bias vectors.", panel=LAYER)], True),
+    "bias": (Annotated[bool, _option("--bias/--no-bias", help="Bias vectors.")], True),
     "dropout": (
-        Annotated[float, _option("--dropout", help="Dropout between layers, 0 ≤ p ≤ 1.", panel=LAYER)],
+        Annotated[float, _option("--dropout", help="Dropout between layers, 0 ≤ p ≤ 1.")],
         0.0,
     ),
     "nonlinearity": (
         Annotated[
             Optional[str],
-            _option("--nonlinearity", help="tanh or relu; rnn only. [default: tanh]", panel=LAYER),
+            _option("--nonlinearity", help="tanh or relu; rnn only. [default: tanh]"),
         ],
         None,
     ),
     "proj_size": (
-        Annotated[int, _option("--proj-size", help="lstm only: H_out, 0 ≤ proj < hidden.", panel=LAYER)],
+        Annotated[int, _option("--proj-size", help="lstm only: H_out, 0 ≤ proj < hidden.")],
         0,
     ),
     "seq_len": (
-        Annotated[
-            Optional[int], _option("--seq-len", "-L", help="L: time steps. [default: 100]", panel=INPUT)
-        ],
+        Annotated[Optional[int], _option("--seq-len", "-L", help="L: time steps. [default: 100]")],
         None,
     ),
     "batch": (
-        Annotated[Optional[int], _option("--batch", "-N", help="N: batch size. [default: 32]", panel=INPUT)],
+        Annotated[Optional[int], _option("--batch", "-N", help="N: batch size. [default: 32]")],
         None,
     ),
-    "unbatched": (Annotated[bool, _option("--unbatched", help="2-D input (L, H_in).", panel=INPUT)], False),
+    "unbatched": (Annotated[bool, _option("--unbatched", help="2-D input (L, H_in).")], False),
     "lengths": (
         Annotated[
             Optional[str],
-            _option("--lengths", help="Comma-separated lengths, e.g. 7,5,5,2: a packed batch.", panel=INPUT),
+            _option("--lengths", help="Comma-separated lengths, e.g. 7,5,5,2: a packed batch."),
         ],
         None,
     ),
     "enforce_sorted": (
         Annotated[
             bool,
-            _option(
-                "--enforce-sorted/--no-enforce-sorted", help="Require decreasing --lengths.", panel=INPUT
-            ),
+            _option("--enforce-sorted/--no-enforce-sorted", help="Require decreasing --lengths."),
         ],
         False,
     ),
     "no_initial_state": (
-        Annotated[bool, _option("--no-initial-state", help="Pass no h_0/c_0 (zeros).", panel=INPUT)],
+        Annotated[bool, _option("--no-initial-state", help="Pass no h_0/c_0 (zeros).")],
         False,
     ),
-    "device": (Annotated[str, _option("--device", help=DEVICE_CHOICES + ".", panel=RUN)], "cpu"),
-    "dtype": (Annotated[str, _option("--dtype", help=", ".join(DTYPES) + ".", panel=RUN)], "float32"),
-    "seed": (Annotated[int, _option("--seed", help="Seed for weights and input.", panel=RUN)], 0),
+    "device": (DeviceOption, "cpu"),
+    "dtype": (DtypeOption, "float32"),
+    "seed": (SeedOption, 0),
 }
 _OUTPUT_PARAMETERS: dict[str, tuple[Any, Any]] = {
     "json_output": (
-        Annotated[bool, _option("--json", help="One JSON document on stdout, nothing else.", panel=RUN)],
+        Annotated[bool, _option("--json", help="One JSON document on stdout, nothing else.")],
         False,
     ),
-    "debug": (Annotated[bool, _option("--debug", help="Show tracebacks for errors.", panel=RUN)], False),
+    "debug": (Annotated[bool, _option("--debug", help="Show tracebacks for errors.")], False),
 }
 
 
@@ -321,13 +313,13 @@ def verify_command(kind: KindArgument, layer: LayerFlags, output: Output) -> int
 @command
 def smoke_command(
     output: Output,
-    device: Annotated[str, typer.Option("--device", help=DEVICE_CHOICES + " (not meta).")] = "cpu",
-    dtype: Annotated[str, typer.Option("--dtype", help=", ".join(DTYPES) + ".")] = "float32",
+    device: DeviceOption = "cpu",
+    dtype: DtypeOption = "float32",
     junit: Annotated[
         Optional[Path], typer.Option("--junit", help="Write JUnit XML here, one testcase per case.")
     ] = None,
     quick: Annotated[bool, typer.Option("--quick", help="A few cases per kind: seconds.")] = False,
-    seed: Annotated[int, typer.Option("--seed", help="Seed for weights and input.")] = 0,
+    seed: SeedOption = 0,
 ) -> int:
     """Run a matrix of configurations (every kind, module and cell, layers, directions,
     batch-first, bias, relu, projections, unbatched, packed) through inspect and verify:
@@ -370,12 +362,10 @@ def bench_command(
     kind: KindArgument,
     layer: LayerFlags,
     output: Output,
-    backward: Annotated[
-        bool, _option("--backward", help="Time forward + backward passes.", panel=RUN)
-    ] = False,
-    iters: Annotated[int, _option("--iters", help="Timed passes.", panel=RUN)] = 20,
-    warmup: Annotated[int, _option("--warmup", help="Untimed passes first.", panel=RUN)] = 3,
-    cudnn: Annotated[bool, _option("--cudnn/--no-cudnn", help="cuDNN on CUDA.", panel=RUN)] = True,
+    backward: Annotated[bool, _option("--backward", help="Time forward + backward passes.")] = False,
+    iters: Annotated[int, _option("--iters", help="Timed passes.")] = 20,
+    warmup: Annotated[int, _option("--warmup", help="Untimed passes first.")] = 3,
+    cudnn: Annotated[bool, _option("--cudnn/--no-cudnn", help="cuDNN on CUDA.")] = True,
 ) -> int:
     """Time forward (with --backward, forward + backward) passes on the device: median and
     spread per pass, tokens/s, GFLOP/s from the cost model, and the same device's GFLOP/s on a
