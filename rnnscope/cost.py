@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 
 from rnnscope.gates import gate_count
-from rnnscope.spec import DTYPE_BYTES, Kind, LayerSpec, expected_parameters
+from rnnscope.spec import DTYPE_BYTES, Kind, LayerSpec
 
 
 @dataclass(frozen=True)
@@ -83,17 +82,18 @@ def forward_bytes(spec: LayerSpec, dtype: str) -> int:
     """An upper estimate of the memory one forward pass holds at its peak.
 
     Parameters, the input, every layer's output (each feeds the next), the gate pre-activations
-    of one layer (G·H_cell per step, batch element and direction: the input projection is
-    computed for all steps at once) and the states.
+    of one layer (G·H_cell per row and direction: the input projection is computed for all
+    steps at once) and the states.
     """
-    n = 1 if spec.unbatched else spec.batch
-    steps = 1 if spec.cell else spec.seq_len
-    parameters = sum(math.prod(p.shape) for p in expected_parameters(spec))
     layers = 1 if spec.cell else spec.num_layers
-    outputs = layers * steps * n * spec.directions * spec.h_out
-    gates = steps * n * spec.directions * gate_count(spec.kind.value) * spec.hidden_size
-    states = 2 * (2 if spec.has_cell_state else 1) * layers * spec.directions * n * spec.hidden_size
-    elements = parameters + steps * n * spec.input_size + outputs + gates + states
+    gates = _rows(spec) * spec.directions * gate_count(spec.kind.value) * spec.hidden_size
+    elements = (
+        total_parameters(spec)
+        + input_elements(spec)
+        + layers * output_elements(spec)
+        + gates
+        + state_elements(spec)
+    )
     return elements * DTYPE_BYTES[dtype]
 
 
@@ -112,7 +112,6 @@ def forward_bytes(spec: LayerSpec, dtype: str) -> int:
 #         h' = (1 − z) ⊙ n + z ⊙ h:              1 subtract + 2 products + 1 add              = 11
 # An LSTM's weight_hr projection is a matrix product and is in ``macs``; it adds no element-wise work.
 ELEMENTWISE_PER_UNIT = {"rnn": 2, "lstm": 13, "gru": 11}
-NONLINEARITIES_PER_UNIT = {"rnn": 1, "lstm": 5, "gru": 3}
 
 
 @dataclass(frozen=True)
