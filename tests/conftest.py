@@ -10,6 +10,10 @@ from typer.testing import CliRunner, Result
 
 from rnnscope.cli import app
 
+# The contract's example of a layer too big to allocate: 68,723,671,040 parameters.
+META_EXAMPLE = ("inspect", "lstm", "--input-size", "16384", "--hidden-size", "16384", "--layers", "32")
+META_EXAMPLE += ("--device", "meta")
+
 
 def run_cli(*args: str) -> Result:
     """Invoke ``rnnscope ARGS`` in-process; ``result.stdout`` and ``result.stderr`` stay apart."""

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from rnnscope.cost import forward_cost, layer_costs
 from rnnscope.spec import Kind, LayerSpec, make_spec
-from tests.conftest import run_cli, run_json
+from tests.conftest import META_EXAMPLE, run_cli, run_json
 
 # FlopCounterMode's import and mkldnn.flags() warn about numpy and Intel GPUs: noise here.
 pytestmark = pytest.mark.filterwarnings("ignore:Failed to initialize NumPy", "ignore:TF32 acceleration")
@@ -134,18 +134,7 @@ def test_rnn_and_gru_are_counted_with_onednn_on(kind: str) -> None:
 
 
 def test_meta_reports_cost_of_any_size_through_the_cli() -> None:
-    document = run_json(
-        "inspect",
-        "lstm",
-        "--input-size",
-        "16384",
-        "--hidden-size",
-        "16384",
-        "--layers",
-        "32",
-        "--device",
-        "meta",
-    )
+    document = run_json(*META_EXAMPLE)
     per_layer = 4 * (16384 * (16384 + 16384) + 2 * 16384)  # G·(H_cell·(in + H_out) + 2·H_cell)
     assert document["total_params"] == 32 * per_layer == 68_723_671_040
     assert document["forward"] == "skipped"

@@ -11,7 +11,7 @@ from rnnscope import Kind, inspect, make_spec
 from rnnscope.probe import probe
 from rnnscope.runtime import torch
 from rnnscope.spec import expected_parameters
-from tests.conftest import run_cli, run_json
+from tests.conftest import META_EXAMPLE, run_cli, run_json
 
 CONTRACT_KEYS = {
     "kind",
@@ -177,23 +177,12 @@ def test_relu_nonlinearity_reaches_the_module() -> None:
     assert probe(make_spec(Kind.rnn, nonlinearity="relu", seq_len=2, batch=1)).module.nonlinearity == "relu"
 
 
-def test_seed_changes_nothing_but_values() -> None:
+def test_seed_is_reported() -> None:
     assert run_json("inspect", "rnn", "--seed", "3")["seed"] == 3
 
 
 def test_meta_skips_long_forward_and_judges_parameters() -> None:
-    document = run_json(
-        "inspect",
-        "lstm",
-        "--input-size",
-        "16384",
-        "--hidden-size",
-        "16384",
-        "--layers",
-        "32",
-        "--device",
-        "meta",
-    )
+    document = run_json(*META_EXAMPLE)
     assert document["total_params"] == 68_723_671_040
     assert document["forward"] == "skipped"
     assert all(row["shape"] is None and row["ok"] is None for row in document["tensors"])
