@@ -47,13 +47,7 @@ def inspect(
     total = sum(p.numel() for p in ran.module.parameters())
     rnn_total = cost.total_parameters(cost.rnn_equivalent(spec))
     return InspectReport(
-        kind=spec.kind.value,
-        cell=spec.cell,
-        module=repr(ran.module),
-        config=spec.config(),
-        device=str(ran.device),
-        dtype=dtype,
-        seed=seed,
+        **ran.run_fields(dtype, seed),
         symbols=symbols(spec),
         tensors=_tensor_rows(ran),
         parameters=_parameter_rows(ran),

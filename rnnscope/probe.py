@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from rnnscope.cost import forward_bytes
 from rnnscope.runtime import (
@@ -37,6 +38,18 @@ class Probe:
     packed_output: rnn_utils.PackedSequence | None = None
     notes: list[str] = field(default_factory=list)
     skipped_reason: str | None = None
+
+    def run_fields(self, dtype: str, seed: int) -> dict[str, Any]:
+        """What ran, where and how, as every layer report (report.LayerRun) starts."""
+        return {
+            "kind": self.spec.kind.value,
+            "cell": self.spec.cell,
+            "module": repr(self.module),
+            "config": self.spec.config(),
+            "device": str(self.device),
+            "dtype": dtype,
+            "seed": seed,
+        }
 
 
 def build_module(spec: LayerSpec, device: torch.device, dtype: torch.dtype) -> nn.Module:

@@ -94,16 +94,33 @@ class ParameterRow:
 
 
 @dataclass(frozen=True)
-class InspectReport:
-    """Everything ``rnnscope inspect`` shows, as plain values."""
+class LayerRun:
+    """What ran, where and how: the fields every layer-building report starts with."""
 
     kind: str
     cell: bool
-    module: str
+    module: str  # repr() of the torch module
     config: dict[str, Any]
     device: str
     dtype: str
     seed: int
+
+    def run_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "cell": self.cell,
+            "module": self.module,
+            "config": self.config,
+            "device": self.device,
+            "dtype": self.dtype,
+            "seed": self.seed,
+        }
+
+
+@dataclass(frozen=True)
+class InspectReport(LayerRun):
+    """Everything ``rnnscope inspect`` shows, as plain values."""
+
     symbols: dict[str, int]
     tensors: list[TensorRow]
     parameters: list[ParameterRow]
@@ -127,13 +144,7 @@ class InspectReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "kind": self.kind,
-            "cell": self.cell,
-            "module": self.module,
-            "config": self.config,
-            "device": self.device,
-            "dtype": self.dtype,
-            "seed": self.seed,
+            **self.run_dict(),
             "symbols": self.symbols,
             "forward": self.forward,
             "tensors": [row.to_dict() for row in self.tensors],
@@ -182,16 +193,9 @@ class CheckRow:
 
 
 @dataclass(frozen=True)
-class VerifyReport:
+class VerifyReport(LayerRun):
     """Everything ``rnnscope verify`` shows, as plain values."""
 
-    kind: str
-    cell: bool
-    module: str
-    config: dict[str, Any]
-    device: str
-    dtype: str
-    seed: int
     tolerance: float
     checks: list[CheckRow]
     equations: list[Equation]
@@ -204,13 +208,7 @@ class VerifyReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "kind": self.kind,
-            "cell": self.cell,
-            "module": self.module,
-            "config": self.config,
-            "device": self.device,
-            "dtype": self.dtype,
-            "seed": self.seed,
+            **self.run_dict(),
             "ok": self.ok,
             "tolerance": self.tolerance,
             "checks": [check.to_dict() for check in self.checks],

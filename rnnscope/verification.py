@@ -53,13 +53,7 @@ def verify(spec: LayerSpec, device: str = "cpu", dtype: str = "float32", seed: i
         reference = reference_forward(spec, weights, inputs)
     limit = tolerance(ran.device.type, dtype)
     return VerifyReport(
-        kind=spec.kind.value,
-        cell=spec.cell,
-        module=repr(ran.module),
-        config=spec.config(),
-        device=str(ran.device),
-        dtype=dtype,
-        seed=seed,
+        **ran.run_fields(dtype, seed),
         tolerance=limit,
         checks=compare(spec, ran, reference, limit),
         equations=equations(spec),
