@@ -37,10 +37,15 @@ def inspect(
     elif spec.lengths is not None and ran.device.type != "meta":
         notes += packed_notes(spec.lengths, spec.seq_len, spec.bidirectional)
     if not spec.initial_state:
+        states = "h_0/c_0" if spec.has_cell_state else "h_0"
+        finals = (
+            ("h_1/c_1" if spec.cell else "h_n/c_n")
+            if spec.has_cell_state
+            else ("h_1" if spec.cell else "h_n")
+        )
         notes.append(
-            "--no-initial-state: no h_0"
-            + ("/c_0" if spec.has_cell_state else "")
-            + " was passed, so PyTorch used zeros of the expected shape"
+            f"--no-initial-state: no {states} was passed, so PyTorch started from zeros; the actual "
+            f"shape shown for {states} is the state's shape as PyTorch returned it ({finals})"
         )
     if spec.unbatched and spec.batch_first:
         notes.append("--batch-first has no effect on unbatched input: it is (L, H_in) either way")
@@ -89,6 +94,10 @@ def _tensor_rows(ran: Probe) -> list[TensorRow]:
     for formula in expected_tensors(ran.spec):
         # Skipped on meta, nothing was computed: the rows show the formulas only.
         tensor = None if skipped else actual.get(formula.name)
+        if tensor is None and not skipped and formula.name in ("h_0", "c_0"):
+            # --no-initial-state: PyTorch's own zero state is not returned, but the recurrence
+            # keeps the state's shape, so the final state shows the shape it had.
+            tensor = actual.get(formula.name[0] + ("_1" if ran.spec.cell else "_n"))
         shape: Shape | None = tuple(tensor.shape) if tensor is not None else None
         values = expected_values = None
         # sorted_indices follow the input's device: on meta there are no values to read.

@@ -145,11 +145,20 @@ def test_cell_lstm_names() -> None:
     assert document["ratio_vs_rnn"] == 4.0
 
 
-def test_no_initial_state_lists_states_without_actual_shape() -> None:
-    document = run_json("inspect", "lstm", "--no-initial-state")
+@pytest.mark.parametrize(
+    ("args", "state", "shape"),
+    [
+        (["lstm", "--proj-size", "5"], "h_0", [1, 32, 5]),
+        (["lstm", "--proj-size", "5"], "c_0", [1, 32, 20]),
+        (["gru", "--cell", "-N", "3"], "h_0", [3, 20]),
+    ],
+)
+def test_no_initial_state_lists_the_shape_a_caller_would_pass(
+    args: list[str], state: str, shape: list[int]
+) -> None:
+    document = run_json("inspect", *args, "--no-initial-state")
     rows = {row["name"]: row for row in document["tensors"]}
-    assert rows["h_0"]["expected"] == [1, 32, 20] and rows["h_0"]["shape"] is None
-    assert rows["h_n"]["shape"] == [1, 32, 20]
+    assert rows[state]["expected"] == rows[state]["shape"] == shape
     assert any("--no-initial-state" in note for note in document["notes"])
     assert document["ok"] is True
 
