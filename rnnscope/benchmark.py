@@ -16,7 +16,7 @@ from typing import Any
 
 from rnnscope import cost
 from rnnscope.errors import BadInput
-from rnnscope.probe import build_module, make_inputs
+from rnnscope.probe import build_module, initial_state, make_inputs, pack
 from rnnscope.report import ProgressCallback
 from rnnscope.runtime import (
     TORCH_DTYPES,
@@ -208,15 +208,8 @@ def _pass(
     """One pass of the layer: forward under inference mode, or forward and backward."""
     x: torch.Tensor | rnn_utils.PackedSequence = inputs["input"]
     if spec.lengths is not None:
-        x = rnn_utils.pack_padded_sequence(
-            inputs["input"],
-            torch.tensor(spec.lengths),  # pack_padded_sequence wants them on the CPU
-            batch_first=spec.batch_first,
-            enforce_sorted=spec.enforce_sorted,
-        )
-    state: torch.Tensor | tuple[torch.Tensor, torch.Tensor] | None = None
-    if spec.initial_state:
-        state = (inputs["h_0"], inputs["c_0"]) if spec.has_cell_state else inputs["h_0"]
+        x = pack(spec, inputs["input"], spec.lengths)
+    state = initial_state(spec, inputs)
 
     def forward() -> torch.Tensor:
         returned = module(x, state)

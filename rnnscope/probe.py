@@ -163,12 +163,30 @@ def probe(
     return result
 
 
+State = torch.Tensor | tuple[torch.Tensor, torch.Tensor] | None
+
+
+def initial_state(spec: LayerSpec, inputs: dict[str, torch.Tensor]) -> State:
+    """The module's second argument: h_0, (h_0, c_0) for LSTM, or None with --no-initial-state."""
+    if not spec.initial_state:
+        return None
+    return (inputs["h_0"], inputs["c_0"]) if spec.has_cell_state else inputs["h_0"]
+
+
+def pack(spec: LayerSpec, x: torch.Tensor, lengths: tuple[int, ...]) -> rnn_utils.PackedSequence:
+    """The padded batch x packed by ``--lengths``, as a caller would pack it."""
+    return rnn_utils.pack_padded_sequence(
+        x,
+        torch.tensor(lengths),  # pack_padded_sequence wants them on the CPU
+        batch_first=spec.batch_first,
+        enforce_sorted=spec.enforce_sorted,
+    )
+
+
 def _forward(result: Probe) -> None:
     spec, module, inputs = result.spec, result.module, result.inputs
     x = inputs["input"]
-    state: torch.Tensor | tuple[torch.Tensor, torch.Tensor] | None = None
-    if spec.initial_state:
-        state = (inputs["h_0"], inputs["c_0"]) if spec.has_cell_state else inputs["h_0"]
+    state = initial_state(spec, inputs)
     if spec.cell:
         returned = module(x, state)
         names = _state_names(spec, "1")
@@ -176,10 +194,7 @@ def _forward(result: Probe) -> None:
         result.outputs = dict(zip(names, values, strict=True))
         return
     if spec.lengths is not None:
-        lengths = torch.tensor(spec.lengths)  # pack_padded_sequence wants them on the CPU
-        result.packed_input = rnn_utils.pack_padded_sequence(
-            x, lengths, batch_first=spec.batch_first, enforce_sorted=spec.enforce_sorted
-        )
+        result.packed_input = pack(spec, x, spec.lengths)
         packed_output, final = module(result.packed_input, state)
         result.packed_output = packed_output
         if result.device.type == "meta":
