@@ -1,0 +1,92 @@
+"""What every view shares: marks, the table style, number formats, the progress bar."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from rich import box
+from rich.console import Console, Group, RenderableType
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+from rich.text import Text
+
+from rnnscope.report import ProgressCallback
+
+PASS, FAIL, UNKNOWN = "✓", "✗", "—"
+
+
+def mark(ok: bool | None) -> Text:
+    if ok is None:
+        return Text(UNKNOWN, style="dim")
+    return Text(PASS, style="green") if ok else Text(FAIL, style="bold red")
+
+
+def new_table(title: str) -> Table:
+    return Table(
+        title=title,
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        collapse_padding=True,
+        pad_edge=False,
+    )
+
+
+def spaced(*sections: RenderableType) -> Group:
+    """The sections with one blank line between them."""
+    spaced: list[RenderableType] = []
+    for section in sections:
+        spaced += [Text(""), section] if spaced else [section]
+    return Group(*spaced)
+
+
+def layer_label(layer: int, direction: str) -> str:
+    return f"{layer} {'rev' if direction == 'reverse' else 'fwd'}"
+
+
+def error_text(value: float | None) -> str:
+    return UNKNOWN if value is None else f"{value:.2e}"
+
+
+def count(value: float) -> str:
+    """1,234 below ten thousand; 12.3 k, 4.56 M, 7.89 G, 1.23 T above it."""
+    if value < 10_000:
+        return f"{value:,.0f}"
+    for unit, scale in (("P", 1e15), ("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if value >= scale:
+            return f"{value / scale:.3g} {unit}"
+    return f"{value:,.0f}"
+
+
+def size(value: float) -> str:
+    """Bytes in binary units: 512 B, 2.5 KiB, 1.2 GiB."""
+    for unit, scale in (("TiB", 1024**4), ("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if value >= scale:
+            return f"{value / scale:.3g} {unit}"
+    return f"{value:.0f} B"
+
+
+@contextmanager
+def progress_bar(label: str, enabled: bool = True) -> Iterator[ProgressCallback | None]:
+    """A transient progress bar on stderr, only when ``enabled`` and stderr is a terminal.
+
+    Yields the callback that moves it — (steps done, steps in all, what the last step was) — or
+    None where no bar is shown, so that piped and ``--json`` runs print nothing extra.
+    """
+    console = Console(stderr=True)
+    if not (enabled and console.is_terminal):
+        yield None
+        return
+    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"))
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("", total=None)
+
+        def advance(done: int, total: int, step: str) -> None:
+            progress.update(task, completed=done, total=total, description=step)
+
+        yield advance
+
+
+def print_view(view: RenderableType, console: Console | None = None) -> None:
+    (console or Console()).print(view)

@@ -1,0 +1,143 @@
+"""The inspect view: header, tensors, parameters, the closed formula, gate blocks, totals."""
+
+from __future__ import annotations
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from rnnscope.equations import GateRow
+from rnnscope.render.common import FAIL, PASS, layer_label, mark, new_table, spaced
+from rnnscope.render.cost import cost_view
+from rnnscope.report import InspectReport, ParameterRow, TensorRow
+from rnnscope.spec import format_shape
+
+
+def inspect_view(report: InspectReport) -> RenderableType:
+    """Header, tensors, parameters, the parameter summary and (with --gates) the gate blocks."""
+    sections = [
+        _header(report),
+        _tensor_table(report.tensors),
+        _parameter_table(report),
+        _summary_table(report),
+    ]
+    if report.gates is not None:
+        sections.append(gate_table(report.gates))
+    if report.cost is not None:
+        sections.append(cost_view(report.cost))
+    return spaced(*sections, _totals(report))
+
+
+def _header(report: InspectReport) -> RenderableType:
+    lines = [
+        Text.assemble((report.module, "bold"), f"  on {report.device}, {report.dtype}, seed {report.seed}"),
+        Text(
+            "symbols: " + "  ".join(f"{name}={value}" for name, value in report.symbols.items()), style="dim"
+        ),
+    ]
+    lines += [Text(f"note: {note}", style="yellow") for note in report.notes]
+    return Group(*lines)
+
+
+def _tensor_table(rows: list[TensorRow]) -> Table:
+    table = new_table("Tensors: documented formula, expected shape, actual shape")
+    table.add_column("tensor", no_wrap=True)
+    table.add_column("formula", overflow="fold")
+    table.add_column("expected")
+    table.add_column("actual")
+    table.add_column("", justify="center")
+    group = ""
+    for row in rows:
+        # packed_input.data, .batch_sizes ...: the prefix once, so the table fits 80 columns.
+        prefix, dot, field = row.name.rpartition(".")
+        if dot and prefix != group:
+            table.add_row(prefix, "", "", "", "")
+        group = prefix
+        name = f"  .{field}" if dot else row.name
+        table.add_row(name, row.formula, format_shape(row.expected), format_shape(row.shape), mark(row.ok))
+        if row.values is not None:
+            expected = _values(row.expected_values) if row.expected_values is not None else ""
+            table.add_row("", Text("values", style="dim"), expected, _values(row.values), "")
+    return table
+
+
+def _values(values: list[int]) -> str:
+    return "[" + ", ".join(map(str, values)) + "]"
+
+
+def _gates(row: ParameterRow) -> str:
+    """``i f g o: 4 × (20, 10)`` for stacked gates; the matrix symbol for a single block."""
+    if len(row.gates) == 1:
+        return row.gates[0].symbol
+    block = (row.expected[0] // len(row.gates), *row.expected[1:])
+    return f"{' '.join(g.gate for g in row.gates)} {len(row.gates)}×{format_shape(block)}"
+
+
+def _parameter_table(report: InspectReport) -> Table:
+    table = new_table("Parameters, in named_parameters() order, split into gate blocks")
+    table.add_column("parameter", no_wrap=True)
+    table.add_column("layer", no_wrap=True)
+    table.add_column("shape", no_wrap=True)
+    table.add_column("numel", justify="right", no_wrap=True)
+    table.add_column("gate blocks", overflow="fold")
+    table.add_column("", justify="center")
+    for row in report.parameters:
+        table.add_row(
+            row.name,
+            layer_label(row.layer, row.direction),
+            format_shape(row.shape),
+            f"{row.numel:,}",
+            _gates(row),
+            mark(row.ok),
+        )
+    return table
+
+
+def _summary_table(report: InspectReport) -> Table:
+    table = new_table("Parameters per layer and direction: the closed formula")
+    table.add_column("layer", no_wrap=True)
+    table.add_column("formula")
+    table.add_column("count", justify="right")
+    for row in report.layers:
+        table.add_row(layer_label(row.layer, row.direction), f"{row.formula}\n{row.worked}", f"{row.count:,}")
+    return table
+
+
+def _totals(report: InspectReport) -> RenderableType:
+    agree = report.total_params == report.expected_total_params
+    total = Text.assemble(
+        ("total: ", "bold"),
+        f"{report.total_params:,} parameters (formula {report.expected_total_params:,} ",
+        mark(agree),
+        f"), {report.ratio_vs_rnn:.4g}× the {report.rnn_params:,} of the same-size RNN",
+    )
+    failed = [row.name for row in report.tensors if row.ok is False]
+    failed += [row.name for row in report.parameters if not row.ok]
+    if failed:
+        verdict = Text(f"{FAIL} differs from its formula: {', '.join(failed)}", style="bold red")
+    elif report.forward == "skipped":
+        verdict = Text(f"{PASS} every parameter matches its formula (forward pass skipped)", style="green")
+    else:
+        verdict = Text(f"{PASS} every shape matches its formula", style="green")
+    return Group(total, Text(report.explanation), verdict)
+
+
+def gate_table(rows: list[GateRow]) -> Table:
+    """Which rows of each weight are which gate's matrix (layer 0; the rest split alike)."""
+    table = new_table("Gate blocks of layer 0 (all layers and directions alike)")
+    table.add_column("parameter", no_wrap=True)
+    table.add_column("rows", no_wrap=True, justify="right")
+    table.add_column("symbol", no_wrap=True)
+    table.add_column("gate")
+    table.add_column("block", no_wrap=True)
+    previous = None
+    for row in rows:
+        table.add_row(
+            row.parameter if row.parameter != previous else "",
+            f"{row.start}:{row.stop}",
+            row.symbol,
+            f"{row.gate}  {row.meaning}",
+            format_shape(row.shape),
+        )
+        previous = row.parameter
+    return table
