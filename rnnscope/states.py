@@ -96,7 +96,7 @@ def _layer_slot(spec: LayerSpec, tensor: str, layer: int, direction: int, sequen
     if tensor == "c_n":
         reason = "the cell state c_t: output holds h_t only"
     elif layer < spec.num_layers - 1:
-        reason = f"layer {layer} is below the last: output holds layer {spec.num_layers - 1}'s h_t only"
+        reason = f"a lower layer: output holds layer {spec.num_layers - 1}'s h_t only"
     else:
         equals = _output_expression(spec, direction, sequence)
     return StateSlot(tensor, index, layer, DIRECTIONS[direction], sequence, equals, reason)
@@ -141,3 +141,65 @@ def parse_index(expression: str) -> tuple[str, tuple[int | slice, ...]]:
         else:
             raise ValueError(f"not an index part: {part!r} in {expression!r}")
     return match.group(1), tuple(parts)
+
+
+def state_notes(spec: LayerSpec) -> list[str]:
+    """The layout of the states in plain words, in this configuration's numbers."""
+    if spec.cell:
+        return [_cell_note(spec)]
+    d, layers = spec.directions, spec.num_layers
+    batch = "" if spec.unbatched else "N, "
+    batch_value = "" if spec.unbatched else f"{spec.batch}, "
+    rows = "0 forward, 1 reverse" if spec.bidirectional else "one direction: always 0"
+    notes = [
+        f"h_n is (D·num_layers, {batch}H_out) = ({d * layers}, {batch_value}{spec.h_out}): "
+        f"h_n.view(num_layers, D, {batch}H_out) = view({layers}, {d}, {batch_value}{spec.h_out}) "
+        f"splits its first axis, so row layer·D + direction is that layer and direction "
+        f"(direction {rows}). output holds the last layer's h_t only"
+        + ("; c_n is never in it." if spec.has_cell_state else ".")
+    ]
+    if spec.batch_first and not spec.unbatched:
+        notes.append(
+            "--batch-first lays out input and output as (N, L, ·) only: h_0, h_n"
+            + (" and c_n" if spec.has_cell_state else "")
+            + " keep N second, (D·num_layers, N, H_out), as without it."
+        )
+    if spec.lengths is not None:
+        notes += _lengths_notes(spec, spec.lengths)
+    return notes
+
+
+def _lengths_notes(spec: LayerSpec, lengths: tuple[int, ...]) -> list[str]:
+    longest = max(lengths)
+    example = max(range(len(lengths)), key=lambda index: (lengths[index] < longest, lengths[index]))
+    reverse = " In the reverse direction it is the output at step 0." if spec.bidirectional else ""
+    if spec.enforce_sorted:
+        sorting = (
+            "--enforce-sorted passes enforce_sorted=True (PyTorch's own default; rnnscope's is "
+            "--no-enforce-sorted): the lengths must already decrease, and PyTorch keeps no "
+            "sorted_indices / unsorted_indices. Only ONNX export needs it."
+        )
+    else:
+        sorting = (
+            "enforce_sorted=False (rnnscope's default; PyTorch's own default is True): PyTorch "
+            "sorts the batch by length internally (sorted_indices) and restores your order of "
+            "output and h_n through unsorted_indices, so any order of --lengths works. Only "
+            "ONNX export needs --enforce-sorted (lengths in decreasing order)."
+        )
+    return [
+        f"with --lengths each sequence's h_n is the output at its own last valid step, not at "
+        f"L − 1 (sequence {example}, length {lengths[example]}: step {lengths[example] - 1}).{reverse}",
+        sorting,
+    ]
+
+
+def _cell_note(spec: LayerSpec) -> str:
+    layer_class = spec.torch_class_name.removesuffix("Cell")
+    roles = ("weight_ih", "weight_hh") + (("bias_ih", "bias_hh") if spec.bias else ())
+    return (
+        f"a cell is one time step of one layer and one direction: nn.{layer_class} runs the same "
+        f"computation over L steps, for every layer and direction, and its "
+        f"{', '.join(role + '_l0' for role in roles)} are this cell's {', '.join(roles)} "
+        f"(layer k's reverse direction: weight_ih_lk_reverse …). Here h_0 → h_1 is one step, "
+        f"h_(t−1) → h_t."
+    )

@@ -30,7 +30,7 @@ def test_two_bidirectional_layers_name_the_last_layer_only() -> None:
         "c_n[3]": None,
     }
     reasons = {slot.state_expression: slot.reason for slot in state_slots(spec)}
-    assert reasons["h_n[1]"] == "layer 0 is below the last: output holds layer 1's h_t only"
+    assert reasons["h_n[1]"] == "a lower layer: output holds layer 1's h_t only"
     assert reasons["c_n[3]"] == "the cell state c_t: output holds h_t only"
 
 
