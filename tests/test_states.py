@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections import Counter
+from io import StringIO
 
 import pytest
 from hypothesis import given, settings
+from rich.console import Console
 
-from rnnscope import Kind, LayerSpec, make_spec
+from rnnscope import Kind, LayerSpec, inspect, make_spec
+from rnnscope import probe as probe_module
 from rnnscope.probe import probe
+from rnnscope.render import print_view, verify_view
 from rnnscope.states import StateSlot, parse_index, state_slots
+from rnnscope.verification import verify
+from tests.conftest import run_cli, run_json
 from tests.test_properties import layer_specs
+
+SMALL = ("-i", "5", "-H", "7", "-L", "6", "-N", "3")
+ROW_KEYS = {"tensor", "index", "layer", "direction", "sequence", "equals", "reason", "max_abs_diff", "ok"}
 
 
 def _equals(spec: LayerSpec) -> dict[str, str | None]:
@@ -112,3 +123,120 @@ def test_each_expression_gives_exactly_its_state_on_torch_tensors(spec: LayerSpe
         if slot.sequence is not None:
             state = state[slot.sequence]
         assert outputs[name][index].equal(state), (slot, spec)
+
+
+@settings(max_examples=25, deadline=None)
+@given(layer_specs())
+def test_inspect_checks_exactly_the_states_in_the_output(spec: LayerSpec) -> None:
+    report = inspect(spec)
+    assert [row.slot for row in report.states] == state_slots(spec)
+    for row in report.states:
+        if row.slot.equals is None:
+            assert row.ok is None and row.max_abs_diff is None
+        else:
+            assert row.ok is True and row.max_abs_diff == 0.0  # CPU: the same numbers, not close ones
+    assert report.ok
+
+
+def test_states_json_rows_follow_the_contract() -> None:
+    document = run_json("inspect", "lstm", "--layers", "2", "--bidirectional", *SMALL)
+    rows = document["states"]
+    assert all(set(row) >= ROW_KEYS for row in rows)
+    assert [(row["tensor"], row["index"]) for row in rows] == [("h_n", i) for i in range(4)] + [
+        ("c_n", i) for i in range(4)
+    ]
+    checked = [row for row in rows if row["equals"] is not None]
+    assert [(row["equals"], row["max_abs_diff"], row["ok"]) for row in checked] == [
+        ("output[-1, :, 0:7]", 0.0, True),
+        ("output[0, :, 7:14]", 0.0, True),
+    ]
+    assert all(row["reason"] and row["ok"] is None for row in rows if row["equals"] is None)
+    assert any("view(2, 2, 3, 7)" in note for note in document["state_notes"])
+
+
+def test_verify_carries_the_same_rows() -> None:
+    document = run_json("verify", "gru", "--bidirectional", "--batch-first", *SMALL)
+    assert [(row["equals"], row["ok"]) for row in document["states"]] == [
+        ("output[:, -1, 0:7]", True),
+        ("output[:, 0, 7:14]", True),
+    ]
+    assert document["ok"] is True
+
+
+_real_forward = probe_module._forward
+
+
+def _shift_h_n_back_one_step(result: probe_module.Probe) -> None:
+    """A planted fault: h_n taken one step before the end (output[-2]) instead of the last step."""
+    _real_forward(result)
+    result.outputs["h_n"] = result.outputs["output"][-2].unsqueeze(0)  # (1, N, H_out)
+
+
+def test_a_state_shifted_by_one_step_fails_inspect(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(probe_module, "_forward", _shift_h_n_back_one_step)
+    document = run_json("inspect", "rnn", *SMALL, exit_code=1)
+    assert document["ok"] is False
+    assert all(row["ok"] is not False for row in document["tensors"])  # the shapes are all right
+    (row,) = document["states"]
+    assert row["ok"] is False and row["max_abs_diff"] > 1e-3
+    result = run_cli("inspect", "rnn", *SMALL)
+    assert result.exit_code == 1
+    assert "✗ differs from its slice of the output: h_n[0]" in result.stdout
+
+
+def test_a_state_shifted_by_one_step_fails_verify(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(probe_module, "_forward", _shift_h_n_back_one_step)
+    document = run_json("verify", "rnn", *SMALL, exit_code=1)
+    assert [row["ok"] for row in document["states"]] == [False]
+    result = run_cli("verify", "rnn", *SMALL)
+    assert "✗ differs from its slice of the output: h_n[0]" in result.stdout
+
+
+def test_h_n_taken_at_the_padded_end_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The classic packed mistake, planted: every sequence's state read at L − 1 of the padding."""
+
+    def padded_end(result: probe_module.Probe) -> None:
+        _real_forward(result)
+        result.outputs["h_n"] = result.outputs["output_padded"][-1].unsqueeze(0)  # (1, N, H_out)
+
+    monkeypatch.setattr(probe_module, "_forward", padded_end)
+    document = run_json("inspect", "gru", "--lengths", "5,2,4", "-L", "5", "-H", "7", exit_code=1)
+    by_sequence = {row["sequence"]: row["ok"] for row in document["states"]}
+    assert by_sequence == {0: True, 1: False, 2: False}  # only the longest one ends at L − 1
+
+
+def test_meta_shows_the_expressions_without_checking() -> None:
+    for args in (("--seq-len", "2"), ("--seq-len", "500", "--layers", "2")):
+        document = run_json("inspect", "lstm", "--device", "meta", *args)
+        checked = [row for row in document["states"] if row["equals"] is not None]
+        assert [row["equals"] for row in checked] == ["output[-1, :, 0:20]"]
+        assert all(row["max_abs_diff"] is None and row["ok"] is None for row in document["states"])
+        assert document["ok"] is True
+
+
+def test_notes_explain_batch_first_lengths_and_cells() -> None:
+    batch_first = run_json("inspect", "lstm", "--batch-first", *SMALL)["state_notes"]
+    assert any("--batch-first lays out input and output as (N, L, ·) only" in note for note in batch_first)
+    assert not any("--batch-first" in note for note in run_json("inspect", "lstm", *SMALL)["state_notes"])
+    packed = run_json("inspect", "rnn", "--lengths", "2,5", "-L", "5")["state_notes"]
+    assert any("not at L − 1 (sequence 0, length 2: step 1)" in note for note in packed)
+    assert any("PyTorch's own default is True" in note and "unsorted_indices" in note for note in packed)
+    cell = run_json("inspect", "gru", "--cell")
+    assert [(row["tensor"], row["index"], row["reason"]) for row in cell["states"]] == [
+        ("h_1", None, "a cell returns its state and has no separate output")
+    ]
+    assert "its weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0 are this cell's" in cell["state_notes"][0]
+
+
+def test_verify_view_shows_the_states_in_80_columns() -> None:
+    console = Console(file=StringIO(), width=80, color_system=None, force_terminal=False)
+    print_view(verify_view(verify(make_spec(Kind.lstm, num_layers=2, seq_len=4, batch=2))), console)
+    text = console.file.getvalue()  # type: ignore[attr-defined]
+    assert "h_n[1]  1 fwd  output[-1, :, 0:20]" in text
+    assert max(len(line) for line in text.splitlines()) <= 80
+
+
+def test_the_states_module_does_not_import_torch() -> None:
+    code = "import sys, rnnscope.states; print('torch' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
