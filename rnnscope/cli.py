@@ -436,7 +436,7 @@ def gradients_command(
         typer.Argument(
             help="rnn, lstm or gru, one or more. [default: rnn gru lstm]",
             case_sensitive=False,
-            metavar="[KIND]...",
+            metavar="KIND",
             show_default=False,
         ),
     ] = None,
@@ -473,7 +473,12 @@ def gradients_command(
     specs, notes = _steps_as_seq_len(layer, steps).specs_for(unique)
     with progress_bar("gradients", enabled=not output.json) as advance:
         report = gradients(
-            specs, layer.device, layer.dtype, layer.seed, forget_biases=forget_bias or (), notes=notes,
+            specs,
+            layer.device,
+            layer.dtype,
+            layer.seed,
+            forget_biases=forget_bias or (),
+            notes=notes,
             on_step=advance,
         )
     if png is not None:

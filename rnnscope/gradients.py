@@ -133,7 +133,9 @@ def check_gradient_spec(spec: LayerSpec) -> None:
         BadInput: --cell, --lengths or --dropout, naming the flag.
     """
     if spec.cell:
-        raise BadInput("--cell does not apply to gradients: a cell runs one time step, there is no t to reach")
+        raise BadInput(
+            "--cell does not apply to gradients: a cell runs one time step, there is no t to reach"
+        )
     if spec.lengths is not None:
         raise BadInput("--lengths does not apply to gradients: every sequence runs all --steps to t = T")
     if spec.dropout:

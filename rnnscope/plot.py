@@ -27,6 +27,8 @@ def check_png_target(path: Path) -> None:
     """
     if importlib.util.find_spec("matplotlib") is None:
         raise BadInput(f"--png needs matplotlib, which is not installed: {INSTALL_HINT}")
+    if path.is_dir():
+        raise BadInput(f"--png {path}: that is a folder; give a file name such as gradients.png")
     if not path.parent.is_dir():
         raise BadInput(f"--png {path}: the folder {path.parent} does not exist")
 

@@ -94,7 +94,9 @@ def _mark(values: list[float | None], low: float, high: float) -> str:
 
 def _legend(report: GradientsReport, low: float, high: float) -> Group:
     decades = (high - low) / len(LEVELS)
-    scale = f"log scale: {LEVELS[0]} {10**low:.1e} … {LEVELS[-1]} {10**high:.1e}, {decades:.2g} decades a level"
+    scale = (
+        f"log scale: {LEVELS[0]} {10**low:.1e} … {LEVELS[-1]} {10**high:.1e}, {decades:.2g} decades a level"
+    )
     zero = f"{ZERO} exactly 0: below {report.dtype}'s smallest number, {report.smallest_positive:.1e}"
     if any(value is None for row in report.rows for value in row.norms):
         zero += f"; {NOT_FINITE} not finite"
@@ -104,7 +106,7 @@ def _legend(report: GradientsReport, low: float, high: float) -> Group:
 def _table(report: GradientsReport) -> Table:
     last = report.steps - 1
     shown = [last - back for back in TABLE_STEPS_BACK if back < last] + [0]
-    table = new_table("‖∂y_T/∂x_t‖ at a few t, and the memory horizon")
+    table = new_table("‖∂y_T/∂x_t‖ at a few t")
     table.add_column("", no_wrap=True)
     for t in shown:
         table.add_column(f"t={t}", justify="right", no_wrap=True)
