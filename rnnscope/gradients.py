@@ -269,9 +269,9 @@ def _row(
     what = f"{spec.kind.value}" + ("" if forget_bias is None else f" fb={forget_bias:g}")
     _output, final = module(x, initial_state(spec, inputs))
     h_n = final[0] if spec.has_cell_state else final  # (D·num_layers, N, H_out) or (D·num_layers, H_out)
-    progress(1, f"{what}: forward")
+    progress(1, f"{what}: forward done")
     (grad,) = torch.autograd.grad(h_n[-spec.directions :].sum(), x)  # like x
-    progress(2, f"{what}: backward")
+    progress(2, f"{what}: backward done")
     if spec.unbatched:
         grad = grad[:, None, :]  # (L, 1, H_in)
     elif spec.batch_first:

@@ -284,12 +284,12 @@ def test_progress_reports_each_forward_and_backward() -> None:
     specs = [make_spec(Kind.rnn, seq_len=3), make_spec(Kind.lstm, seq_len=3)]
     gradients(specs, forget_biases=(0.0, 1.0), on_step=lambda *call: calls.append(call))
     assert calls == [
-        (1, 6, "rnn: forward"),
-        (2, 6, "rnn: backward"),
-        (3, 6, "lstm fb=0: forward"),
-        (4, 6, "lstm fb=0: backward"),
-        (5, 6, "lstm fb=1: forward"),
-        (6, 6, "lstm fb=1: backward"),
+        (1, 6, "rnn: forward done"),
+        (2, 6, "rnn: backward done"),
+        (3, 6, "lstm fb=0: forward done"),
+        (4, 6, "lstm fb=0: backward done"),
+        (5, 6, "lstm fb=1: forward done"),
+        (6, 6, "lstm fb=1: backward done"),
     ]
 
 
