@@ -447,8 +447,9 @@ def gradients_command(
         Optional[list[float]],
         _option(
             "--forget-bias",
-            help="Add B to the LSTM forget gate: rows H:2H of bias_ih_l{k} (and _reverse) in "
-            "every layer, so b_ih + b_hh grows by B there; repeat for one lstm row per value.",
+            help="Add B to the LSTM forget gate: rows H_cell:2·H_cell of bias_ih_l{k} and "
+            "bias_ih_l{k}_reverse, every layer (bias_hh unchanged), so b_ih + b_hh grows by B "
+            "there; repeat for one lstm row per value.",
         ),
     ] = None,
     png: Annotated[

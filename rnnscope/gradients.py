@@ -209,6 +209,9 @@ def gradients(
     report_notes = list(notes)
     for spec in specs:
         check_gradient_spec(spec)
+    for value in forget_biases:
+        if not math.isfinite(value):
+            raise BadInput(f"--forget-bias must be a finite number, got {value}")
     lstm = [spec for spec in specs if spec.kind is Kind.lstm]
     if forget_biases and not lstm:
         raise BadInput("--forget-bias applies to lstm only: add lstm to the kinds")

@@ -320,6 +320,7 @@ def test_progress_reports_each_forward_and_backward() -> None:
             "--steps (5) and --seq-len (6) are the same setting here; give one of them",
         ),
         (["--steps", "0"], "--steps must be a positive integer, got 0"),
+        (["--forget-bias", "nan"], "--forget-bias must be a finite number, got nan"),
         (["gru", "--nonlinearity", "relu"], "--nonlinearity applies to rnn only, not gru"),
         (
             ["--png", "/nonexistent-folder/g.png"],

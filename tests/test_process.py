@@ -73,3 +73,16 @@ def test_shell_completion_does_not_import_torch() -> None:
     )
     assert stdout.split() == ["--bidirectional", "--bias"]
     assert "torch" not in modules
+
+
+def test_gradients_completion_does_not_import_torch() -> None:
+    completion = {
+        "_RNNSCOPE_COMPLETE": "complete_bash",
+        "COMP_WORDS": "rnnscope gradients --forg",
+        "COMP_CWORD": "2",
+    }
+    modules, stdout = traced(
+        "-c", "from rnnscope.cli import app; app(prog_name='rnnscope')", extra_env=completion
+    )
+    assert stdout.split() == ["--forget-bias"]
+    assert "torch" not in modules
