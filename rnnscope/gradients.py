@@ -65,7 +65,7 @@ class GradientRow:
 
     @property
     def label(self) -> str:
-        return self.kind if self.forget_bias is None else f"{self.kind} fb={self.forget_bias:g}"
+        return row_label(self.kind, self.forget_bias)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -108,6 +108,11 @@ class GradientsReport:
             "rows": [row.to_dict() for row in self.rows],
             "notes": self.notes,
         }
+
+
+def row_label(kind: str, forget_bias: float | None) -> str:
+    """``rnn``, or ``lstm fb=3`` for an LSTM row with its forget bias."""
+    return kind if forget_bias is None else f"{kind} fb={forget_bias:g}"
 
 
 def horizon(norms: Sequence[float | None]) -> int:
@@ -269,7 +274,7 @@ def _row(
         add_forget_bias(module, spec, forget_bias)
     inputs = make_inputs(spec, device, TORCH_DTYPES[dtype])
     x = inputs["input"].requires_grad_(True)  # (L, N, H_in), (N, L, H_in) or (L, H_in)
-    what = f"{spec.kind.value}" + ("" if forget_bias is None else f" fb={forget_bias:g}")
+    what = row_label(spec.kind.value, forget_bias)
     _output, final = module(x, initial_state(spec, inputs))
     h_n = final[0] if spec.has_cell_state else final  # (D·num_layers, N, H_out) or (D·num_layers, H_out)
     progress(1, f"{what}: forward done")

@@ -223,8 +223,10 @@ def test_float32_underflows_where_float64_does_not() -> None:
     assert strip.startswith("rnn  ·") and "▁" in strip
 
 
-def render(report: object) -> str:
-    console = Console(file=StringIO(), width=80, color_system=None, force_terminal=False)
+def render(report: GradientsReport, terminal: bool = False) -> str:
+    console = Console(
+        file=StringIO(), width=80, color_system="standard" if terminal else None, force_terminal=terminal
+    )
     print_view(gradients_view(report), console)
     output = console.file.getvalue()  # type: ignore[attr-defined]
     assert isinstance(output, str)
@@ -473,3 +475,13 @@ def test_golden_chart_invariants(name: str) -> None:
         ]
         horizon_cell = table_row.removesuffix(" (all)").split()[-1]
         assert horizon_cell == str(row.horizon) and table_row.endswith("(all)") == row.reaches_start
+
+
+def test_on_a_terminal_the_steps_inside_the_horizon_are_green() -> None:
+    report = synthetic_report("gradients_story")
+    row = report.rows[3]  # lstm fb=1
+    strip = next(line for line in render(report, terminal=True).splitlines() if line.startswith(row.label))
+    green, dim = "\x1b[32m", "\x1b[2m"  # each of the 64 columns carries its own style
+    inside = [(c + 1) * 100 // 64 - 1 >= 99 - row.horizon for c in range(64)]
+    assert (strip.count(green), strip.count(dim)) == (sum(inside), 64 - sum(inside))
+    assert strip.rindex(dim) < strip.index(green)
