@@ -222,8 +222,12 @@ def gradients(
         raise BadInput("--forget-bias applies to lstm only: add lstm to the kinds")
     if forget_biases and not lstm[0].bias:
         raise BadInput("--forget-bias needs the bias vectors: it cannot be used with --no-bias")
-    if forget_biases and len(lstm) < len(specs):
-        report_notes.append("--forget-bias applies to the lstm rows only: rnn and gru have no forget gate")
+    others = [spec.kind.value for spec in specs if spec.kind is not Kind.lstm]
+    if forget_biases and others:
+        report_notes.append(
+            f"--forget-bias applies to the lstm rows only: {' and '.join(others)} "
+            f"{'has' if len(others) == 1 else 'have'} no forget gate"
+        )
     torch_device = resolve_device(device)
     if torch_device.type == "meta":
         raise BadInput("--device meta: the meta device holds no values, so no gradient; use cpu or cuda")

@@ -261,7 +261,7 @@ def test_kinds_in_the_order_given_and_one_lstm_row_per_forget_bias() -> None:
         ("lstm", 3.0),
         ("gru", None),
     ]
-    assert "--forget-bias applies to the lstm rows only: rnn and gru have no forget gate" in document["notes"]
+    assert "--forget-bias applies to the lstm rows only: gru has no forget gate" in document["notes"]
 
 
 def test_steps_is_another_name_for_seq_len() -> None:
