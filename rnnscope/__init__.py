@@ -13,6 +13,9 @@ The Python API is what the CLI is a thin layer over::
     from rnnscope import bench, compare
     bench(make_spec(Kind.lstm), "cpu", iters=5).fraction_of_matmul
 
+    from rnnscope import gradients
+    gradients([make_spec(Kind.lstm)], forget_biases=(0.0, 3.0)).rows[1].horizon
+
 Importing the package does not import torch; calling ``inspect`` (or the others) does.
 """
 
@@ -27,6 +30,7 @@ from rnnscope.spec import Kind, LayerSpec, make_spec
 if TYPE_CHECKING:
     from rnnscope.benchmark import bench
     from rnnscope.comparison import compare
+    from rnnscope.gradients import gradients
     from rnnscope.inspection import inspect
     from rnnscope.smoke import run_smoke
     from rnnscope.verification import verify
@@ -40,6 +44,7 @@ __all__ = [
     "RunFailed",
     "bench",
     "compare",
+    "gradients",
     "inspect",
     "make_spec",
     "run_smoke",
@@ -56,6 +61,7 @@ _LAZY = {
     "run_smoke": "rnnscope.smoke",
     "compare": "rnnscope.comparison",
     "bench": "rnnscope.benchmark",
+    "gradients": "rnnscope.gradients",
 }
 
 

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from rnnscope.errors import RnnscopeError
+from rnnscope.errors import BadInput, RnnscopeError
 from rnnscope.spec import DEVICE_CHOICES, DTYPES, Kind, LayerSpec, check_run_options, make_spec, parse_lengths
 
 app = typer.Typer(
@@ -89,18 +89,38 @@ class LayerFlags:
         Raises:
             BadInput: the first invalid value or combination, checked on the kind that takes it.
         """
-        notes = []
-        if self.proj_size:
-            notes.append(f"--proj-size {self.proj_size} applies to the lstm row only: rnn and gru have none")
-        if self.nonlinearity is not None:
-            notes.append(f"--nonlinearity {self.nonlinearity} applies to the rnn row only")
+        specs, notes = self.specs_for([Kind.rnn, Kind.gru, Kind.lstm])
         if self.device != "cpu":
             notes.append(f"--device {self.device} is not used: compare builds nothing, it counts")
-        specs = {
-            Kind.rnn: replace(self, proj_size=0).spec(Kind.rnn),
-            Kind.gru: replace(self, proj_size=0, nonlinearity=None).spec(Kind.gru),
-            Kind.lstm: replace(self, nonlinearity=None).spec(Kind.lstm),
-        }
+        return {spec.kind: spec for spec in specs}, notes
+
+    def specs_for(self, kinds: list[Kind]) -> tuple[list[LayerSpec], list[str]]:
+        """One spec per kind from the same flags, and notes on how the kind-specific flags applied.
+
+        ``--proj-size`` goes to the LSTM rows and ``--nonlinearity`` to the RNN rows, the other
+        rows are built without them and a note says so; when no kind takes one, the first kind
+        refuses it as ``spec`` does.
+
+        Raises:
+            BadInput: the first invalid value or combination, checked on the kind that takes it.
+        """
+        notes = []
+        several = len(set(kinds)) > 1
+        drop_proj = several and Kind.lstm in kinds and self.proj_size != 0
+        drop_nonlinearity = several and Kind.rnn in kinds and self.nonlinearity is not None
+        if drop_proj:
+            others = " and ".join(kind.value for kind in kinds if kind is not Kind.lstm)
+            notes.append(f"--proj-size {self.proj_size} applies to the lstm row only: {others} have none")
+        if drop_nonlinearity:
+            notes.append(f"--nonlinearity {self.nonlinearity} applies to the rnn row only")
+        specs = []
+        for kind in kinds:
+            flags = self
+            if drop_proj and kind is not Kind.lstm:
+                flags = replace(flags, proj_size=0)
+            if drop_nonlinearity and kind is not Kind.rnn:
+                flags = replace(flags, nonlinearity=None)
+            specs.append(flags.spec(kind))
         return specs, notes
 
 
@@ -390,6 +410,81 @@ def bench_command(
             on_pass=advance,
         )
     output.show(report, bench_view)
+    return 0
+
+
+def _steps_as_seq_len(layer: LayerFlags, steps: Optional[int]) -> LayerFlags:
+    """``--steps`` is another name for ``--seq-len``: both given and different is refused."""
+    if steps is None:
+        return layer
+    if steps < 1:
+        raise BadInput(f"--steps must be a positive integer, got {steps}")
+    if layer.seq_len is not None and layer.seq_len != steps:
+        raise BadInput(
+            f"--steps ({steps}) and --seq-len ({layer.seq_len}) are the same setting here; give one of them"
+        )
+    return replace(layer, seq_len=steps)
+
+
+@app.command("gradients")
+@command
+def gradients_command(
+    layer: LayerFlags,
+    output: Output,
+    kinds: Annotated[
+        Optional[list[Kind]],
+        typer.Argument(
+            help="rnn, lstm or gru, one or more. [default: rnn gru lstm]",
+            case_sensitive=False,
+            metavar="KIND",
+            show_default=False,
+        ),
+    ] = None,
+    steps: Annotated[
+        Optional[int], _option("--steps", help="L: time steps, another name for --seq-len. [default: 100]")
+    ] = None,
+    forget_bias: Annotated[
+        Optional[list[float]],
+        _option(
+            "--forget-bias",
+            help="Add B to the LSTM forget gate: rows H_cell:2·H_cell of bias_ih_l{k} and "
+            "bias_ih_l{k}_reverse, every layer (bias_hh unchanged), so b_ih + b_hh grows by B "
+            "there; repeat for one lstm row per value.",
+        ),
+    ] = None,
+    png: Annotated[
+        Optional[Path], _option("--png", help="Also write the chart as a PNG (needs matplotlib).")
+    ] = None,
+) -> int:
+    """How far back each layer's gradient reaches: ‖∂y_T/∂x_t‖ for every t, from one backward
+    pass from the sum of the last layer's final hidden state (both directions' with
+    --bidirectional), as a log-scale chart, a table at a few t, and the memory horizon (steps
+    back from T while the norm stays ≥ 1e-3 of its value at T).
+
+    The norm is the root mean square over the batch of each sequence's ‖∂Σy_T/∂x_t‖. --cell,
+    --lengths and --dropout do not apply. Exit 0, 2 for bad input, 3 when the run fails.
+    """
+    from rnnscope.gradients import gradients
+    from rnnscope.plot import check_png_target, write_gradients_png
+    from rnnscope.render import gradients_view, progress_bar
+
+    if png is not None:
+        check_png_target(png)
+    unique = list(dict.fromkeys(kinds or [Kind.rnn, Kind.gru, Kind.lstm]))
+    specs, notes = _steps_as_seq_len(layer, steps).specs_for(unique)
+    with progress_bar("gradients", enabled=not output.json) as advance:
+        report = gradients(
+            specs,
+            layer.device,
+            layer.dtype,
+            layer.seed,
+            forget_biases=forget_bias or (),
+            notes=notes,
+            on_step=advance,
+        )
+    if png is not None:
+        write_gradients_png(report, png)
+    output.show(report, gradients_view)
     return 0
 
 

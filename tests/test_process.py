@@ -54,7 +54,7 @@ def traced(*args: str, extra_env: dict[str, str] | None = None) -> tuple[set[str
     return {line.split("|")[-1].strip() for line in lines if line.startswith("import time:")}, result.stdout
 
 
-@pytest.mark.parametrize("args", [["--help"], ["inspect", "--help"]])
+@pytest.mark.parametrize("args", [["--help"], ["inspect", "--help"], ["gradients", "--help"]])
 def test_help_does_not_import_torch(args: list[str]) -> None:
     modules, stdout = traced("-m", "rnnscope", *args)
     assert "Usage:" in stdout
@@ -72,4 +72,17 @@ def test_shell_completion_does_not_import_torch() -> None:
         "-c", "from rnnscope.cli import app; app(prog_name='rnnscope')", extra_env=completion
     )
     assert stdout.split() == ["--bidirectional", "--bias"]
+    assert "torch" not in modules
+
+
+def test_gradients_completion_does_not_import_torch() -> None:
+    completion = {
+        "_RNNSCOPE_COMPLETE": "complete_bash",
+        "COMP_WORDS": "rnnscope gradients --forg",
+        "COMP_CWORD": "2",
+    }
+    modules, stdout = traced(
+        "-c", "from rnnscope.cli import app; app(prog_name='rnnscope')", extra_env=completion
+    )
+    assert stdout.split() == ["--forget-bias"]
     assert "torch" not in modules

@@ -1,0 +1,327 @@
+"""``rnnscope gradients``: how far back a layer's gradient reaches, ‖∂y_T/∂x_t‖ for every t.
+
+One forward pass and one backward pass per row give the gradient of the target with respect
+to the whole input at once. The target is the sum of the last layer's final hidden state of
+each direction, ``h_n[-D:]``: the forward direction's output at t = T = L − 1 and, with
+``--bidirectional``, the reverse direction's output at t = 0, where that direction ends. Its
+gradient with respect to x_t (N, H_in) is reduced to one number per t, the root mean square
+over the batch of each sequence's ‖∂(Σ_j y_T[n, j]) / ∂x_t[n]‖₂ (sequences in a batch do not
+interact, so summing the target over the batch gives each sequence's own gradient).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from rnnscope import cost
+from rnnscope.errors import BadInput
+from rnnscope.probe import build_module, initial_state, make_inputs
+from rnnscope.report import ProgressCallback
+from rnnscope.runtime import (
+    TORCH_DTYPES,
+    check_fits,
+    notes_from_warnings,
+    resolve_device,
+    run_failures,
+    torch,
+)
+from rnnscope.spec import Kind, LayerSpec
+
+# The memory horizon counts the steps back from T over which the norm stays at or above this
+# fraction of its value at t = T.
+HORIZON_FRACTION = 1e-3
+
+
+@dataclass(frozen=True)
+class GradientRow:
+    """One layer's gradient norms over t, and the horizon they give.
+
+    ``norms[t]`` is None where the gradient was not finite (it overflowed in a narrow dtype).
+    ``forget_bias`` is what was added to the LSTM forget gate, None for RNN and GRU.
+    """
+
+    kind: str
+    module: str
+    config: dict[str, Any]
+    forget_bias: float | None
+    norms: list[float | None]
+
+    @property
+    def horizon(self) -> int:
+        return horizon(self.norms)
+
+    @property
+    def reaches_start(self) -> bool:
+        """True when the norm stays above the threshold all the way back to t = 0."""
+        return self.horizon == len(self.norms) - 1
+
+    @property
+    def zeros(self) -> int:
+        """Steps whose gradient is exactly zero: it underflowed in the run's dtype."""
+        return sum(1 for value in self.norms if value == 0.0)
+
+    @property
+    def label(self) -> str:
+        return row_label(self.kind, self.forget_bias)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "module": self.module,
+            "config": self.config,
+            "forget_bias": self.forget_bias,
+            "horizon": self.horizon,
+            "reaches_start": self.reaches_start,
+            "zeros": self.zeros,
+            "norms": [{"t": t, "grad_norm": value} for t, value in enumerate(self.norms)],
+        }
+
+
+@dataclass(frozen=True)
+class GradientsReport:
+    """What ``rnnscope gradients`` measured: one row per kind (and per LSTM forget bias)."""
+
+    steps: int
+    batch: int  # N, 1 for --unbatched: the norm is the root mean square over these sequences
+    device: str
+    dtype: str
+    seed: int
+    smallest_positive: float  # the dtype's smallest positive (subnormal) number
+    target: str
+    rows: list[GradientRow]
+    notes: list[str] = field(default_factory=list)
+    horizon_fraction: float = HORIZON_FRACTION
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "steps": self.steps,
+            "batch": self.batch,
+            "device": self.device,
+            "dtype": self.dtype,
+            "seed": self.seed,
+            "target": self.target,
+            "horizon_fraction": self.horizon_fraction,
+            "smallest_positive": self.smallest_positive,
+            "rows": [row.to_dict() for row in self.rows],
+            "notes": self.notes,
+        }
+
+
+def row_label(kind: str, forget_bias: float | None) -> str:
+    """``rnn``, or ``lstm fb=3`` for an LSTM row with its forget bias."""
+    return kind if forget_bias is None else f"{kind} fb={forget_bias:g}"
+
+
+def horizon(norms: Sequence[float | None]) -> int:
+    """How many steps back from T = len(norms) − 1 the norm stays at or above
+    ``HORIZON_FRACTION`` of its value at T: the largest k with norms[t] ≥ fraction · norms[T]
+    for every t in T − k … T. 0 when the norm at T is zero or not finite."""
+    last = norms[-1]
+    if last is None or last == 0.0:
+        return 0
+    threshold = HORIZON_FRACTION * last
+    steps_back = 0
+    for value in reversed(norms[:-1]):
+        if value is None or value < threshold:
+            break
+        steps_back += 1
+    return steps_back
+
+
+def check_gradient_spec(spec: LayerSpec) -> None:
+    """Refuse the flags that have no meaning for a gradient over time.
+
+    Raises:
+        BadInput: --cell, --lengths or --dropout, naming the flag.
+    """
+    if spec.cell:
+        raise BadInput(
+            "--cell does not apply to gradients: a cell runs one time step, there is no t to reach"
+        )
+    if spec.lengths is not None:
+        raise BadInput("--lengths does not apply to gradients: every sequence runs all --steps to t = T")
+    if spec.dropout:
+        raise BadInput(
+            "--dropout does not apply to gradients: they are measured without dropout "
+            f"(a random mask would change them on every run), got {spec.dropout:g}"
+        )
+
+
+def smallest_positive(dtype: str) -> float:
+    """The dtype's smallest positive number (subnormal): below it a value is exactly 0."""
+    info = torch.finfo(TORCH_DTYPES[dtype])
+    return float(info.tiny * info.eps)
+
+
+def add_forget_bias(module: torch.nn.Module, spec: LayerSpec, value: float) -> None:
+    """Add ``value`` to the forget gate of b_ih + b_hh in every layer and direction.
+
+    PyTorch's LSTM adds the two bias vectors, so only their sum matters; the value goes to rows
+    H_cell:2·H_cell (gate order i|f|g|o) of ``bias_ih_l{k}`` and ``bias_ih_l{k}_reverse``, and
+    ``bias_hh`` is left as it is.
+    """
+    h = spec.hidden_size
+    with torch.no_grad():
+        for layer in range(spec.num_layers):
+            for suffix in ("", "_reverse")[: spec.directions]:
+                getattr(module, f"bias_ih_l{layer}{suffix}")[h : 2 * h] += value
+
+
+def target_description(spec: LayerSpec) -> str:
+    """What y_T is, in words, for the report."""
+    if spec.bidirectional:
+        return (
+            "y_T = h_n[-2:]: the last layer's forward output at t = T and its reverse output at "
+            "t = 0, where that direction ends"
+        )
+    return "y_T = h_n[-1]: the last layer's output at t = T"
+
+
+def gradients(
+    specs: Sequence[LayerSpec],
+    device: str = "cpu",
+    dtype: str = "float32",
+    seed: int = 0,
+    *,
+    forget_biases: Sequence[float] = (),
+    notes: Sequence[str] = (),
+    on_step: ProgressCallback | None = None,
+) -> GradientsReport:
+    """Measure ‖∂y_T/∂x_t‖ for every t, one row per spec (an LSTM: one per forget bias).
+
+    Every row re-seeds torch with ``seed`` and builds its layer and input as ``inspect`` does,
+    so a row's layer is the one ``rnnscope inspect KIND --seed S`` shows (plus the forget bias).
+
+    Args:
+        specs: validated specs, all with the same seq_len and batch layout.
+        device: ``--device`` as typed; meta is refused (it computes nothing).
+        dtype: a name from ``spec.DTYPES``.
+        seed: seeds the weights and the input of every row.
+        forget_biases: values to add to the LSTM forget-gate bias, one LSTM row each; empty
+            gives one LSTM row with nothing added (reported as 0).
+        notes: notes for the report (how the flags applied).
+        on_step: called after each forward and each backward pass with (passes done, passes in
+            all, what ran): a progress bar's callback.
+
+    Raises:
+        BadInput: a flag that does not apply, the meta device, a device that is not here, or a
+            configuration that cannot fit it.
+        RunFailed: a pass failed although the input was valid.
+    """
+    report_notes = list(notes)
+    for spec in specs:
+        check_gradient_spec(spec)
+    for value in forget_biases:
+        if not math.isfinite(value):
+            raise BadInput(f"--forget-bias must be a finite number, got {value}")
+    lstm = [spec for spec in specs if spec.kind is Kind.lstm]
+    if forget_biases and not lstm:
+        raise BadInput("--forget-bias applies to lstm only: add lstm to the kinds")
+    if forget_biases and not lstm[0].bias:
+        raise BadInput("--forget-bias needs the bias vectors: it cannot be used with --no-bias")
+    others = [spec.kind.value for spec in specs if spec.kind is not Kind.lstm]
+    if forget_biases and others:
+        report_notes.append(
+            f"--forget-bias applies to the lstm rows only: {' and '.join(others)} "
+            f"{'has' if len(others) == 1 else 'have'} no forget gate"
+        )
+    torch_device = resolve_device(device)
+    if torch_device.type == "meta":
+        raise BadInput("--device meta: the meta device holds no values, so no gradient; use cpu or cuda")
+    for spec in specs:
+        check_fits(spec, torch_device, cost.training_bytes(spec, dtype))
+    plan = [
+        (spec, bias)
+        for spec in specs
+        for bias in ((forget_biases or (0.0,)) if spec.kind is Kind.lstm and spec.bias else (None,))
+    ]
+    rows = []
+    with run_failures(torch_device), notes_from_warnings(report_notes):
+        for index, (spec, bias) in enumerate(plan):
+
+            def progress(phase: int, what: str, index: int = index) -> None:
+                if on_step is not None:
+                    on_step(2 * index + phase, 2 * len(plan), what)
+
+            rows.append(_row(spec, torch_device, dtype, seed, bias, progress))
+    first = specs[0]
+    return GradientsReport(
+        steps=first.seq_len,
+        batch=1 if first.unbatched else first.batch,
+        device=str(torch_device),
+        dtype=dtype,
+        seed=seed,
+        smallest_positive=smallest_positive(dtype),
+        target=target_description(first),
+        rows=rows,
+        notes=report_notes + _underflow_notes(rows, dtype),
+    )
+
+
+def _row(
+    spec: LayerSpec,
+    device: torch.device,
+    dtype: str,
+    seed: int,
+    forget_bias: float | None,
+    progress: Callable[[int, str], None],
+) -> GradientRow:
+    """Build the layer, run forward and backward once, and reduce x's gradient per t."""
+    torch.manual_seed(seed)
+    # Training mode: cuDNN runs the backward pass only there; without dropout (refused above)
+    # the two modes compute the same thing.
+    module = build_module(spec, device, TORCH_DTYPES[dtype]).train(True)
+    if forget_bias:
+        add_forget_bias(module, spec, forget_bias)
+    inputs = make_inputs(spec, device, TORCH_DTYPES[dtype])
+    x = inputs["input"].requires_grad_(True)  # (L, N, H_in), (N, L, H_in) or (L, H_in)
+    what = row_label(spec.kind.value, forget_bias)
+    _output, final = module(x, initial_state(spec, inputs))
+    h_n = final[0] if spec.has_cell_state else final  # (D·num_layers, N, H_out) or (D·num_layers, H_out)
+    progress(1, f"{what}: forward done")
+    (grad,) = torch.autograd.grad(h_n[-spec.directions :].sum(), x)  # like x
+    progress(2, f"{what}: backward done")
+    if spec.unbatched:
+        grad = grad[:, None, :]  # (L, 1, H_in)
+    elif spec.batch_first:
+        grad = grad.transpose(0, 1)  # (L, N, H_in)
+    return GradientRow(
+        kind=spec.kind.value,
+        module=repr(module),
+        config=spec.config(),
+        forget_bias=forget_bias,
+        norms=_norms(grad),
+    )
+
+
+def _norms(grad: torch.Tensor) -> list[float | None]:
+    """Per t, the root mean square over the batch of each sequence's gradient norm.
+
+    grad: (L, N, H_in). Computed in float64 and scaled by each step's largest element first, so
+    that squaring gradients near the dtype's smallest number does not underflow to zero.
+    """
+    g = grad.to(torch.float64)  # (L, N, H_in)
+    largest = g.abs().amax(dim=(1, 2))  # (L,)
+    scale = torch.where(largest > 0, largest, torch.ones_like(largest))
+    rms = (g / scale[:, None, None]).pow(2).sum(dim=(1, 2)).div(g.shape[1]).sqrt()  # (L,)
+    values = (largest * rms).tolist()
+    return [value if math.isfinite(value) else None for value in values]
+
+
+def _underflow_notes(rows: list[GradientRow], dtype: str) -> list[str]:
+    notes = []
+    for row in rows:
+        if row.zeros:
+            last_zero = max(t for t, value in enumerate(row.norms) if value == 0.0)
+            wider = "" if dtype == "float64" else "; --dtype float64 reaches further down"
+            notes.append(
+                f"{row.label}: the gradient is exactly 0 at {row.zeros} step(s), up to t = {last_zero}: "
+                f"it fell below {dtype}'s smallest number, {smallest_positive(dtype):.1e}{wider}"
+            )
+        missing = sum(1 for value in row.norms if value is None)
+        if missing:
+            notes.append(f"{row.label}: the gradient is not finite at {missing} step(s) (shown as null)")
+    return notes
