@@ -66,10 +66,10 @@ _SAME = "same outputs as PyTorch on the same input, within float32 noise"
 # before the product: hh = tanh(x_h + (r ⊙ h) U_h), one bias.
 KERAS: tuple[Convention, ...] = (
     Convention("keras", "rnn", "SimpleRNN", "", (("h", "h"),), SUMMED, _SAME),
+    Convention("keras", "lstm", "LSTM", "", (("i", "i"), ("f", "f"), ("c", "g"), ("o", "o")), SUMMED, _SAME),
     Convention(
-        "keras", "lstm", "LSTM", "", (("i", "i"), ("f", "f"), ("c", "g"), ("o", "o")), SUMMED, _SAME
+        "keras", "gru", "GRU", "reset_after=True", (("z", "z"), ("r", "r"), ("h", "n")), PAIRED, _SAME
     ),
-    Convention("keras", "gru", "GRU", "reset_after=True", (("z", "z"), ("r", "r"), ("h", "n")), PAIRED, _SAME),
     Convention(
         "keras",
         "gru",
@@ -95,7 +95,13 @@ ONNX: tuple[Convention, ...] = (
         "onnx", "lstm", "LSTM", "", (("i", "i"), ("o", "o"), ("f", "f"), ("c", "g")), CONCATENATED, _SAME
     ),
     Convention(
-        "onnx", "gru", "GRU", "linear_before_reset=1", (("z", "z"), ("r", "r"), ("h", "n")), CONCATENATED, _SAME
+        "onnx",
+        "gru",
+        "GRU",
+        "linear_before_reset=1",
+        (("z", "z"), ("r", "r"), ("h", "n")),
+        CONCATENATED,
+        _SAME,
     ),
 )
 
@@ -107,7 +113,11 @@ CANNOT_HOLD_PROJECTION = {
     "TorchScript exporter refuses it and its dynamo exporter was seen to export a wrong LSTM silently",
 }
 
-_KERAS_NAMES = {"rnn": ("simple_rnn", "simple_rnn_cell"), "lstm": ("lstm", "lstm_cell"), "gru": ("gru", "gru_cell")}
+_KERAS_NAMES = {
+    "rnn": ("simple_rnn", "simple_rnn_cell"),
+    "lstm": ("lstm", "lstm_cell"),
+    "gru": ("gru", "gru_cell"),
+}
 
 
 @dataclass(frozen=True)
@@ -134,6 +144,8 @@ class FrameworkTensor:
 
     group: str  # "layer0/forward_lstm/lstm_cell" or "layer0"
     leaf: str  # "kernel", "W"
+    layer: int
+    direction: str  # "forward", "reverse", or "both" (ONNX stacks D = 2 in one tensor)
     shape: Shape
     gate_order: str  # the framework's letters, "i|f|c|o"
     parts: tuple[tuple[Block, ...], ...]
@@ -159,6 +171,8 @@ class FrameworkTensor:
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
+            "layer": self.layer,
+            "direction": self.direction,
             "shape": list(self.shape),
             "gate_order": self.gate_order,
             "source": self.source(),
@@ -210,6 +224,18 @@ class FrameworkLayout:
         return self.cannot_hold is None
 
     @property
+    def naming(self) -> str:
+        """How its tensors are named, as a pattern over layers and directions."""
+        if not self.tensors:
+            return ""
+        first = self.tensors[0].group.split("/")
+        if first[0].startswith("layer"):
+            first[0] = "layer{K}"
+        if len(first) > 2 and first[1].startswith("forward_"):
+            first[1] = "{forward,backward}_" + first[1].removeprefix("forward_")
+        return "/".join([*first, "<tensor>"])
+
+    @property
     def total_params(self) -> int | None:
         return sum(tensor.numel for tensor in self.tensors) if self.supported else None
 
@@ -235,6 +261,7 @@ class FrameworkLayout:
             "equivalent": self.equivalent if self.supported else None,
             "equivalence": self.equivalence if self.supported else None,
             "notes": self.notes,
+            "naming": self.naming,
             "tensors": [tensor.to_dict() for tensor in self.tensors],
         }
 
@@ -270,7 +297,10 @@ def framework_layouts(spec: LayerSpec, to: str = "all") -> list[FrameworkLayout]
 
 def _blocks(spec: LayerSpec, convention: Convention, parameters: tuple[str, ...]) -> tuple[Block, ...]:
     """PyTorch's row blocks of ``parameters`` in the framework's gate order."""
-    rows = {block.gate: (block.start, block.stop) for block in gate_blocks(spec.kind.value, "weight_ih", spec.hidden_size)}
+    rows = {
+        block.gate: (block.start, block.stop)
+        for block in gate_blocks(spec.kind.value, "weight_ih", spec.hidden_size)
+    }
     return tuple(Block(theirs, parameters, *rows[theirs]) for _, theirs in convention.gates)
 
 
@@ -302,22 +332,35 @@ def _keras_tensors(spec: LayerSpec, convention: Convention) -> list[FrameworkTen
         else:
             group = f"layer{layer}/{cell_name}"
         width = spec.layer_input_size(layer)
-        kernel, recurrent = _blocks(spec, convention, ("weight_ih" + suffix,)), _blocks(
-            spec, convention, ("weight_hh" + suffix,)
+        kernel, recurrent = (
+            _blocks(spec, convention, ("weight_ih" + suffix,)),
+            _blocks(spec, convention, ("weight_hh" + suffix,)),
         )
+        where = (group, layer, "reverse" if reverse else "forward")
         tensors += [
-            FrameworkTensor(group, "kernel", (width, rows), order, (kernel,), False, True),
-            FrameworkTensor(group, "recurrent_kernel", (spec.hidden_size, rows), order, (recurrent,), False, True),
+            FrameworkTensor(where[0], "kernel", *where[1:], (width, rows), order, (kernel,), False, True),
+            FrameworkTensor(
+                where[0],
+                "recurrent_kernel",
+                *where[1:],
+                (spec.hidden_size, rows),
+                order,
+                (recurrent,),
+                False,
+                True,
+            ),
         ]
         if not spec.bias:
             continue
         biases = ("bias_ih" + suffix, "bias_hh" + suffix)
         if convention.bias == PAIRED:
             pair = tuple(_blocks(spec, convention, (name,)) for name in biases)
-            tensors.append(FrameworkTensor(group, "bias", (2, rows), order, pair, True, False))
+            tensors.append(FrameworkTensor(where[0], "bias", *where[1:], (2, rows), order, pair, True, False))
         else:
             summed = _blocks(spec, convention, biases)
-            tensors.append(FrameworkTensor(group, "bias", (rows,), order, (summed,), False, False))
+            tensors.append(
+                FrameworkTensor(where[0], "bias", *where[1:], (rows,), order, (summed,), False, False)
+            )
     return tensors
 
 
@@ -332,16 +375,21 @@ def _onnx_tensors(spec: LayerSpec, convention: Convention) -> list[FrameworkTens
         suffixes = [suffix for index, _, suffix in _directions(spec) if index == layer]
         w = tuple(_blocks(spec, convention, ("weight_ih" + s,)) for s in suffixes)
         r = tuple(_blocks(spec, convention, ("weight_hh" + s,)) for s in suffixes)
+        direction = "both" if d == 2 else "forward"
         tensors += [
-            FrameworkTensor(group, "W", (d, rows, spec.layer_input_size(layer)), order, w, True, False),
-            FrameworkTensor(group, "R", (d, rows, spec.hidden_size), order, r, True, False),
+            FrameworkTensor(
+                group, "W", layer, direction, (d, rows, spec.layer_input_size(layer)), order, w, True, False
+            ),
+            FrameworkTensor(group, "R", layer, direction, (d, rows, spec.hidden_size), order, r, True, False),
         ]
         if spec.bias:
             b = tuple(
                 _blocks(spec, convention, ("bias_ih" + s,)) + _blocks(spec, convention, ("bias_hh" + s,))
                 for s in suffixes
             )
-            tensors.append(FrameworkTensor(group, "B", (d, 2 * rows), f"{order} ×2", b, True, False))
+            tensors.append(
+                FrameworkTensor(group, "B", layer, direction, (d, 2 * rows), f"{order} ×2", b, True, False)
+            )
     return tensors
 
 
@@ -394,7 +442,9 @@ def _onnx_notes(spec: LayerSpec, convention: Convention) -> list[str]:
     if not spec.bias:
         notes.append("no B input: the operator's bias defaults to zeros")
     if spec.cell:
-        notes.append("ONNX has no cell operator: a cell is the operator over a one-step X of shape (1, N, H_in)")
+        notes.append(
+            "ONNX has no cell operator: a cell is the operator over a one-step X of shape (1, N, H_in)"
+        )
         return notes
     if spec.batch_first:
         notes.append("X (L, N, H_in) by default: for batch-first input set layout=1, or Transpose first")

@@ -1,0 +1,104 @@
+"""``rnnscope layout``: one layer's tensors in Keras and ONNX, and its weights carried across.
+
+The tables come from ``frameworks`` alone, without torch; only ``--write`` and ``--export``
+build the layer (``carry``, imported when they are asked for).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rnnscope.cost import total_parameters
+from rnnscope.errors import BadInput
+from rnnscope.frameworks import FrameworkLayout, framework_layouts, pytorch_gate_order, pytorch_rows
+from rnnscope.report import LayoutReport
+from rnnscope.spec import Kind, LayerSpec
+
+
+def layout(
+    spec: LayerSpec,
+    to: str = "all",
+    *,
+    export: Path | None = None,
+    write: Path | None = None,
+    reset_after: bool | None = None,
+    device: str = "cpu",
+    dtype: str = "float32",
+    seed: int = 0,
+) -> LayoutReport:
+    """The layer's tensors in each framework ``to`` names (``keras``, ``onnx`` or ``all``).
+
+    Args:
+        spec: the validated layer spec.
+        export: write the layer as ONNX here (torch's exporter) and check it against the table.
+        write: write the layer's weights rearranged for the one framework ``to`` names, as .npz.
+        reset_after: with ``write`` and Keras GRU, which variant (default True, PyTorch's).
+        device: not used: the weights are read on the CPU (a note says so).
+        dtype: the weights' dtype for ``write`` and ``export``.
+        seed: seeds the weights, as ``inspect --seed`` does.
+
+    Raises:
+        BadInput: a combination that cannot be done (named by its flag), before any work.
+        RunFailed: torch's exporter failed.
+    """
+    layouts = framework_layouts(spec, to)
+    target = _write_target(spec, layouts, to, reset_after) if write is not None else None
+    if write is None and reset_after is not None:
+        raise BadInput("--reset-after / --no-reset-after applies with --write (gru, --to keras)")
+    notes = []
+    if export is not None or write is not None:
+        from rnnscope import carry  # imports torch
+
+        if write is not None:
+            carry.check_write(write, dtype)
+        if export is not None:
+            carry.check_export(spec, export, dtype)
+        if device != "cpu":
+            notes.append(f"--device {device} is not used: layout reads the weights on the CPU")
+        module, parameters = carry.seeded_parameters(spec, dtype, seed)
+        written = exported = None
+        if target is not None and write is not None:
+            written = carry.write_npz(carry.rearrange(target, parameters), write, target, dtype)
+        if export is not None:
+            onnx_layout = framework_layouts(spec, "onnx")[0]
+            exported = carry.export_onnx(spec, module, parameters, export, onnx_layout)
+            notes.append(carry.EXPORTER_NOTE)
+    else:
+        written = exported = None
+        if device != "cpu":
+            notes.append(f"--device {device} is not used: layout builds nothing, it maps")
+    return LayoutReport(
+        kind=spec.kind.value,
+        cell=spec.cell,
+        module=spec.constructor,
+        config=spec.config(),
+        pytorch_params=total_parameters(spec),
+        pytorch_gate_order=pytorch_gate_order(spec),
+        pytorch_rows=pytorch_rows(spec),
+        frameworks=layouts,
+        notes=notes,
+        export=exported,
+        written=written,
+    )
+
+
+def _write_target(
+    spec: LayerSpec, layouts: list[FrameworkLayout], to: str, reset_after: bool | None
+) -> FrameworkLayout:
+    """The one framework layout --write writes."""
+    if to == "all":
+        raise BadInput("--write needs one framework: add --to keras or --to onnx")
+    keras_gru = to == "keras" and spec.kind is Kind.gru
+    if reset_after is not None and not keras_gru:
+        raise BadInput(
+            "--reset-after / --no-reset-after applies to gru with --to keras, "
+            f"not {spec.kind.value} --to {to}"
+        )
+    chosen = layouts
+    if keras_gru:
+        wanted = "reset_after=True" if reset_after in (None, True) else "reset_after=False"
+        chosen = [layout for layout in layouts if wanted in layout.variant]
+    target = chosen[0]
+    if target.cannot_hold is not None:
+        raise BadInput(f"--write --to {to}: {target.cannot_hold}")
+    return target
