@@ -36,6 +36,15 @@ def seeded_parameters(
     return module, {name: value.detach() for name, value in module.named_parameters()}
 
 
+def loaded_parameters(
+    spec: LayerSpec, dtype: str, state: Mapping[str, torch.Tensor]
+) -> tuple[torch.nn.Module, dict[str, torch.Tensor]]:
+    """The module ``spec`` describes holding a checkpoint's tensors (``load_state_dict(strict=True)``)."""
+    module = build_module(spec, torch.device("cpu"), TORCH_DTYPES[dtype]).eval()
+    module.load_state_dict(dict(state), strict=True)
+    return module, {name: value.detach() for name, value in module.named_parameters()}
+
+
 def block_values(tensor: FrameworkTensor, parameters: Mapping[str, torch.Tensor]) -> list[list[torch.Tensor]]:
     """Each part's blocks as PyTorch's rows (summed where the layout sums)."""
     return [

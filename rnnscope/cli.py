@@ -419,6 +419,12 @@ def layout_command(
             "--reset-after/--no-reset-after", help="gru --to keras --write: which variant. [default: on]"
         ),
     ] = None,
+    from_file: Annotated[
+        Optional[Path], _option("--from", help="Take the layer and its weights from this checkpoint.")
+    ] = None,
+    prefix: Annotated[
+        Optional[str], _option("--prefix", help="Which layer of --from, as its keys have it.")
+    ] = None,
 ) -> int:
     """The same layer in Keras and ONNX: every tensor's name, shape and gate order there, the
     PyTorch rows it comes from, and the parameter count beside PyTorch's. Needs neither
@@ -440,6 +446,8 @@ def layout_command(
         device=layer.device,
         dtype=layer.dtype,
         seed=layer.seed,
+        checkpoint=from_file,
+        prefix=prefix,
     )
     output.show(report, layout_view)
     return 0 if report.ok else 1
