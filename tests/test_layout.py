@@ -225,3 +225,60 @@ def test_from_checkpoint_carries_its_weights(tmp_path: Path) -> None:
     )
     wrong = run_cli("layout", "lstm", "--from", str(file), "--prefix", "dec")
     assert wrong.stderr == f"error: --from {file}: layer 'dec' is nn.GRU(8, 3), not LSTM: use KIND gru\n"
+
+
+GOLDEN = Path(__file__).parent / "golden"
+GOLDEN_CASES = {
+    "layout_lstm_bidirectional": make_spec(Kind.lstm, bidirectional=True),
+    "layout_gru_layers2": make_spec(Kind.gru, num_layers=2),
+}
+
+
+def render_layout(name: str) -> str:
+    from io import StringIO
+
+    from rich.console import Console
+
+    from rnnscope.layout import layout
+    from rnnscope.render import layout_view, print_view
+
+    console = Console(file=StringIO(), width=80, color_system=None, force_terminal=False)
+    print_view(layout_view(layout(GOLDEN_CASES[name])), console)
+    output = console.file.getvalue()  # type: ignore[attr-defined]
+    assert isinstance(output, str)
+    return output
+
+
+@pytest.mark.parametrize("name", sorted(GOLDEN_CASES))
+def test_golden(name: str, update_goldens: bool) -> None:
+    output = render_layout(name)
+    path = GOLDEN / f"{name}.out"
+    if update_goldens:
+        path.write_text(output)
+    assert output == path.read_text()
+
+
+@pytest.mark.parametrize("name", sorted(GOLDEN_CASES))
+def test_golden_invariants(name: str) -> None:
+    """Every line fits 80 columns, and each framework's rows add up to the count it prints."""
+    import re
+
+    output = (GOLDEN / f"{name}.out").read_text()
+    assert max(len(line) for line in output.splitlines()) <= 80
+    sections = re.split(r"^(?=(?:keras|onnx) )", output, flags=re.M)[1:]
+    assert sections
+    for section in sections:
+        total = re.search(r": ([\d,]+) parameters", section)
+        assert total is not None
+        sizes = [
+            eval_shape(match.group(1))
+            for match in re.finditer(r"^\d+ (?:fwd|rev|fwd\+rev) +\w+ +(\([\d, ]+\))", section, re.M)
+        ]
+        assert sum(sizes) == int(total.group(1).replace(",", ""))
+
+
+def eval_shape(text: str) -> int:
+    count = 1
+    for size in text.strip("(),").split(","):
+        count *= int(size)
+    return count

@@ -54,7 +54,7 @@ def traced(*args: str, extra_env: dict[str, str] | None = None) -> tuple[set[str
     return {line.split("|")[-1].strip() for line in lines if line.startswith("import time:")}, result.stdout
 
 
-@pytest.mark.parametrize("args", [["--help"], ["inspect", "--help"]])
+@pytest.mark.parametrize("args", [["--help"], ["inspect", "--help"], ["layout", "--help"]])
 def test_help_does_not_import_torch(args: list[str]) -> None:
     modules, stdout = traced("-m", "rnnscope", *args)
     assert "Usage:" in stdout
@@ -73,3 +73,10 @@ def test_shell_completion_does_not_import_torch() -> None:
     )
     assert stdout.split() == ["--bidirectional", "--bias"]
     assert "torch" not in modules
+
+
+def test_layout_tables_do_not_import_torch() -> None:
+    """The tables come from the mapping alone: neither torch nor Keras nor ONNX is imported."""
+    modules, stdout = traced("-m", "rnnscope", "layout", "lstm", "--layers", "2", "--json")
+    assert json.loads(stdout)["pytorch_params"] == 5920
+    assert not {"torch", "keras", "onnx"} & modules
