@@ -49,9 +49,10 @@ class Convention:
     equivalence: str  # what carrying PyTorch's weights over gives, in one line
     equivalent: bool = True
 
-    @property
-    def variant(self) -> str:
-        return f"{self.layer}({self.options})" if self.options else self.layer
+    def variant(self, cell: bool = False) -> str:
+        """``GRU(reset_after=True)``; Keras' cell classes for ``--cell`` (ONNX has no cell operator)."""
+        layer = self.layer + ("Cell" if cell and self.framework == "keras" else "")
+        return f"{layer}({self.options})" if self.options else layer
 
 
 _SAME = "same outputs as PyTorch on the same input, within float32 noise"
@@ -282,7 +283,7 @@ def framework_layouts(spec: LayerSpec, to: str = "all") -> list[FrameworkLayout]
         layouts.append(
             FrameworkLayout(
                 framework=convention.framework,
-                variant=convention.variant,
+                variant=convention.variant(spec.cell),
                 kind=spec.kind.value,
                 equivalent=convention.equivalent,
                 equivalence=convention.equivalence,

@@ -82,8 +82,8 @@ class LayerSpec:
         num_layers=2)``), plus ``nonlinearity='relu'``, which nn.RNN's repr leaves out."""
         arguments = [str(self.input_size), str(self.hidden_size)]
         if not self.cell:
-            defaults = {"proj_size": 0, "num_layers": 1, "bias": True, "batch_first": False}
-            defaults |= {"dropout": 0.0, "bidirectional": False}
+            defaults: dict[str, object] = {"proj_size": 0, "num_layers": 1, "bias": True}
+            defaults |= {"batch_first": False, "dropout": 0.0, "bidirectional": False}
             arguments += [
                 f"{name}={getattr(self, name)}"
                 for name, off in defaults.items()

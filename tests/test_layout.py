@@ -282,3 +282,16 @@ def eval_shape(text: str) -> int:
     for size in text.strip("(),").split(","):
         count *= int(size)
     return count
+
+
+def test_export_without_onnx_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "onnx" else real(name, *a)
+    )
+    result = run_cli("layout", "gru", "--export", str(tmp_path / "g.onnx"))
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == "error: --export needs the onnx package: pip install 'rnnscope[onnx]'\n"
+    assert not (tmp_path / "g.onnx").exists()

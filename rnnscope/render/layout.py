@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from rich.console import Group, RenderableType
-from rich.table import Table
 from rich.text import Text
 
 from rnnscope.frameworks import FrameworkLayout
@@ -100,7 +99,7 @@ def _export(export: ExportReport) -> RenderableType:
     return Group(tensors, attributes, verdict)
 
 
-def _written(written: WriteReport) -> Table | Text:
+def _written(written: WriteReport) -> Text:
     return Text(
         f"{PASS} wrote {written.file}: {len(written.arrays)} arrays for {written.framework} "
         f"{written.variant}, keyed by the names above ({written.arrays[0].dtype if written.arrays else ''})",
