@@ -28,8 +28,6 @@ from rnnscope.cost import total_parameters
 from rnnscope.gates import gate_blocks, gate_split
 from rnnscope.spec import LayerSpec, Shape
 
-FRAMEWORK_CHOICES = ("keras", "onnx", "all")
-
 # How a framework keeps PyTorch's two bias vectors b_ih and b_hh of a layer and direction.
 SUMMED = "summed"  # one vector b_ih + b_hh: exact wherever the two are only ever added
 PAIRED = "paired"  # (2, G·H): row 0 b_ih, row 1 b_hh (Keras GRU, reset_after=True)

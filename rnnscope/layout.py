@@ -76,6 +76,9 @@ def layout(
     target = _write_target(spec, layouts, to, reset_after) if write is not None else None
     if write is None and reset_after is not None:
         raise BadInput("--reset-after / --no-reset-after applies with --write (gru, --to keras)")
+    if spec.lengths is not None and export is None:
+        notes.append("--lengths is not used: layout runs no input")
+    written = exported = None
     if export is not None or write is not None:
         from rnnscope import carry  # imports torch
 
@@ -83,25 +86,19 @@ def layout(
             carry.check_write(write, dtype)
         if export is not None:
             carry.check_export(spec, export, dtype)
-        if device != "cpu":
-            notes.append(f"--device {device} is not used: layout reads the weights on the CPU")
         if found is None:
             module, parameters = carry.seeded_parameters(spec, dtype, seed)
         else:
-            module, parameters = carry.loaded_parameters(
-                spec, dtype, found.checkpoint.state_dict(found.layer)
-            )
-        written = exported = None
+            state = found.checkpoint.state_dict(found.layer)
+            module, parameters = carry.loaded_parameters(spec, dtype, state)
         if target is not None and write is not None:
             written = carry.write_npz(carry.rearrange(target, parameters), write, target, dtype)
         if export is not None:
             onnx_layout = framework_layouts(spec, "onnx")[0]
             exported = carry.export_onnx(spec, module, parameters, export, onnx_layout)
             notes.append(carry.EXPORTER_NOTE)
-    else:
-        written = exported = None
-        if device != "cpu":
-            notes.append(f"--device {device} is not used: layout builds nothing, it maps")
+    if device != "cpu":
+        notes.append(f"--device {device} is not used: layout maps on the CPU")
     return LayoutReport(
         kind=spec.kind.value,
         cell=spec.cell,

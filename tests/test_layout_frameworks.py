@@ -201,3 +201,65 @@ def onnx_model(onnx: ModuleType, spec: LayerSpec, arrays: dict[str, Any]) -> Any
         initializers,
     )
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def cell_step(kind: Kind, seed: int) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor]]:
+    """x (N, H_in), the state before and the state after one step of the seeded PyTorch cell."""
+    from rnnscope.carry import seeded_parameters
+
+    spec = make_spec(kind, cell=True)
+    module, _ = seeded_parameters(spec, "float32", seed)
+    x = torch.randn(BATCH, spec.input_size)
+    state = [torch.randn(BATCH, spec.hidden_size) for _ in range(2 if kind is Kind.lstm else 1)]
+    with torch.no_grad():
+        after = module(x, tuple(state) if kind is Kind.lstm else state[0])
+    return x, state, list(after) if kind is Kind.lstm else [after]
+
+
+@pytest.mark.parametrize("kind", [Kind.lstm, Kind.gru])
+def test_keras_cell_holds_the_table(keras: ModuleType, tmp_path: Path, kind: Kind) -> None:
+    document, arrays = written(tmp_path, kind.value, "keras", "--cell")
+    table = next(item for item in document["frameworks"] if item["variant"] == document["written"]["variant"])
+    cell_class = {Kind.lstm: keras.layers.LSTMCell, Kind.gru: keras.layers.GRUCell}[kind]
+    cell = cell_class(20, name=f"{kind.value}_cell")
+    cell.build((None, 10))
+    assert [variable.path for variable in cell.weights] == [tensor["name"] for tensor in table["tensors"]]
+    for variable in cell.weights:
+        variable.assign(arrays[variable.path])
+    x, state, after = cell_step(kind, 7)
+    _, found = cell(x.numpy(), [value.numpy() for value in state])
+    for value, expected in zip(found, after, strict=True):
+        torch.testing.assert_close(value.detach(), expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", [Kind.lstm, Kind.gru])
+def test_onnx_cell_is_the_operator_on_one_step(tmp_path: Path, kind: Kind) -> None:
+    pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    from onnx import TensorProto, helper, numpy_helper
+
+    _, arrays = written(tmp_path, kind.value, "onnx", "--cell")
+    states = ["h0", "c0"][: 2 if kind is Kind.lstm else 1]
+    outputs = ["y", "h1", "c1"][: 3 if kind is Kind.lstm else 2]
+    attributes: dict[str, Any] = {"hidden_size": 20}
+    if kind is Kind.gru:
+        attributes["linear_before_reset"] = 1
+    node = helper.make_node(
+        kind.value.upper(), ["x", "cell/W", "cell/R", "cell/B", "", *states], outputs, **attributes
+    )
+    graph = helper.make_graph(
+        [node],
+        "cell",
+        [helper.make_tensor_value_info(name, TensorProto.FLOAT, None) for name in ["x", *states]],
+        [helper.make_tensor_value_info(name, TensorProto.FLOAT, None) for name in outputs[1:]],
+        [numpy_helper.from_array(value, name) for name, value in arrays.items()],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    x, state, after = cell_step(kind, 7)
+    feeds = {"x": x[None].numpy()} | {
+        name: value[None].numpy() for name, value in zip(states, state, strict=True)
+    }
+    found = session.run(None, feeds)  # Y_h, Y_c: (D = 1, N, H)
+    for value, expected in zip(found, after, strict=True):
+        torch.testing.assert_close(torch.as_tensor(value)[0], expected, rtol=1e-5, atol=1e-5)
