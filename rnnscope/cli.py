@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -486,6 +487,65 @@ def gradients_command(
         write_gradients_png(report, png)
     output.show(report, gradients_view)
     return 0
+
+
+class Framework(str, Enum):
+    keras = "keras"
+    onnx = "onnx"
+    all = "all"
+
+
+@app.command("layout")
+@command
+def layout_command(
+    kind: KindArgument,
+    layer: LayerFlags,
+    output: Output,
+    to: Annotated[Framework, _option("--to", help="keras, onnx or all.")] = Framework.all,
+    export: Annotated[
+        Optional[Path], _option("--export", help="Export the layer to this ONNX file and check it.")
+    ] = None,
+    write: Annotated[
+        Optional[Path], _option("--write", help="Write the weights rearranged for --to as this .npz.")
+    ] = None,
+    reset_after: Annotated[
+        Optional[bool],
+        _option(
+            "--reset-after/--no-reset-after", help="gru --to keras --write: which variant. [default: on]"
+        ),
+    ] = None,
+    from_file: Annotated[
+        Optional[Path], _option("--from", help="Take the layer and its weights from this checkpoint.")
+    ] = None,
+    prefix: Annotated[
+        Optional[str], _option("--prefix", help="Which layer of --from, as its keys have it.")
+    ] = None,
+) -> int:
+    """The same layer in Keras and ONNX: every tensor's name, shape and gate order there, the
+    PyTorch rows it comes from, and the parameter count beside PyTorch's. Needs neither
+    framework; --export needs the onnx package.
+
+    --write writes the weights (of --seed, or --from) rearranged for one framework; --export
+    writes the layer with torch.onnx.export and reads its W, R and B back. Exit 0, 1 when the
+    exported model differs from the table, 2 for bad input, 3 when the export fails.
+    """
+    from rnnscope.layout import layout
+    from rnnscope.render import layout_view
+
+    report = layout(
+        layer.spec(kind),
+        to.value,
+        export=export,
+        write=write,
+        reset_after=reset_after,
+        device=layer.device,
+        dtype=layer.dtype,
+        seed=layer.seed,
+        checkpoint=from_file,
+        prefix=prefix,
+    )
+    output.show(report, layout_view)
+    return 0 if report.ok else 1
 
 
 def main() -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 from rnnscope.cost import Cost, LayerParameters
 from rnnscope.equations import Equation, GateRow
+from rnnscope.frameworks import FrameworkLayout
 from rnnscope.gates import GateBlock
 from rnnscope.spec import Shape
 from rnnscope.states import StateSlot
@@ -335,4 +336,153 @@ class SmokeReport:
             "failed": len(self.failed),
             "seconds": self.seconds,
             "cases": [case.to_dict() for case in self.cases],
+        }
+
+
+@dataclass(frozen=True)
+class ExportedTensor:
+    """One W, R or B initialiser of an exported ONNX model against the layout's claim.
+
+    ``blocks_equal`` counts the gate blocks (per direction) whose values equal PyTorch's rows
+    exactly; ``shape`` is None when the node has no such initialiser.
+    """
+
+    name: str  # ours: layer0/W
+    initializer: str | None  # the name torch's exporter gave it: onnx::LSTM_376
+    shape: Shape | None
+    expected: Shape
+    blocks: int
+    blocks_equal: int
+    max_abs_diff: float | None
+
+    @property
+    def ok(self) -> bool:
+        return self.shape == self.expected and self.blocks_equal == self.blocks
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "initializer": self.initializer,
+            "shape": _listed(self.shape),
+            "expected": list(self.expected),
+            "blocks": self.blocks,
+            "blocks_equal": self.blocks_equal,
+            "max_abs_diff": self.max_abs_diff,
+            "ok": self.ok,
+        }
+
+
+@dataclass(frozen=True)
+class ExportedAttribute:
+    """One attribute of an exported recurrent node (or the node count) against the layout."""
+
+    node: str
+    name: str
+    expected: str
+    found: str
+
+    @property
+    def ok(self) -> bool:
+        return self.expected == self.found
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "node": self.node,
+            "name": self.name,
+            "expected": self.expected,
+            "found": self.found,
+            "ok": self.ok,
+        }
+
+
+@dataclass(frozen=True)
+class ExportReport:
+    """``--export``: the ONNX file torch wrote, read back, against the ONNX table."""
+
+    file: str
+    exporter: str
+    opset: int
+    attributes: list[ExportedAttribute]
+    tensors: list[ExportedTensor]
+
+    @property
+    def ok(self) -> bool:
+        return all(row.ok for row in self.attributes) and all(row.ok for row in self.tensors)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "exporter": self.exporter,
+            "opset": self.opset,
+            "ok": self.ok,
+            "attributes": [row.to_dict() for row in self.attributes],
+            "tensors": [row.to_dict() for row in self.tensors],
+        }
+
+
+@dataclass(frozen=True)
+class WrittenArray:
+    name: str
+    shape: Shape
+    dtype: str  # the .npy descr, e.g. "<f4"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "shape": list(self.shape), "dtype": self.dtype}
+
+
+@dataclass(frozen=True)
+class WriteReport:
+    """``--write``: which arrays went into the .npz, for which framework's layer."""
+
+    file: str
+    framework: str
+    variant: str
+    arrays: list[WrittenArray]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "framework": self.framework,
+            "variant": self.variant,
+            "arrays": [array.to_dict() for array in self.arrays],
+        }
+
+
+@dataclass(frozen=True)
+class LayoutReport:
+    """Everything ``rnnscope layout`` shows: the layer's tensors in each framework."""
+
+    kind: str
+    cell: bool
+    module: str  # the PyTorch constructor, e.g. "LSTM(10, 20, num_layers=2)"
+    config: dict[str, Any]
+    pytorch_params: int
+    pytorch_gate_order: str
+    pytorch_rows: dict[str, list[int]]  # gate → [start, stop] rows in weight_ih, weight_hh, biases
+    frameworks: list[FrameworkLayout]
+    notes: list[str] = field(default_factory=list)
+    export: ExportReport | None = None
+    written: WriteReport | None = None
+    source: dict[str, Any] | None = None  # with --from: {"file", "prefix"}
+
+    @property
+    def ok(self) -> bool:
+        """False only when an --export read back differs from the table."""
+        return self.export is None or self.export.ok
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "cell": self.cell,
+            "module": self.module,
+            "config": self.config,
+            "pytorch_params": self.pytorch_params,
+            "pytorch_gate_order": self.pytorch_gate_order,
+            "pytorch_rows": self.pytorch_rows,
+            "frameworks": [layout.to_dict() for layout in self.frameworks],
+            "notes": self.notes,
+            "export": None if self.export is None else self.export.to_dict(),
+            "written": None if self.written is None else self.written.to_dict(),
+            "source": self.source,
+            "ok": self.ok,
         }

@@ -76,6 +76,25 @@ class LayerSpec:
     def torch_class_name(self) -> str:
         return {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}[self.kind.value] + ("Cell" if self.cell else "")
 
+    @property
+    def constructor(self) -> str:
+        """The call that builds this module, as PyTorch's repr writes it (``LSTM(10, 20,
+        num_layers=2)``), plus ``nonlinearity='relu'``, which nn.RNN's repr leaves out."""
+        arguments = [str(self.input_size), str(self.hidden_size)]
+        if not self.cell:
+            defaults: dict[str, object] = {"proj_size": 0, "num_layers": 1, "bias": True}
+            defaults |= {"batch_first": False, "dropout": 0.0, "bidirectional": False}
+            arguments += [
+                f"{name}={getattr(self, name)}"
+                for name, off in defaults.items()
+                if getattr(self, name) != off
+            ]
+        elif not self.bias:
+            arguments.append("bias=False")
+        if self.kind is Kind.rnn and self.nonlinearity != "tanh":
+            arguments.append(f"nonlinearity={self.nonlinearity if self.cell else repr(self.nonlinearity)}")
+        return f"{self.torch_class_name}({', '.join(arguments)})"
+
     def config(self) -> dict[str, Any]:
         """The configuration as plain values, keyed as in the JSON contract."""
         values = asdict(self)

@@ -54,7 +54,9 @@ def traced(*args: str, extra_env: dict[str, str] | None = None) -> tuple[set[str
     return {line.split("|")[-1].strip() for line in lines if line.startswith("import time:")}, result.stdout
 
 
-@pytest.mark.parametrize("args", [["--help"], ["inspect", "--help"], ["gradients", "--help"]])
+@pytest.mark.parametrize(
+    "args", [["--help"], ["inspect", "--help"], ["gradients", "--help"], ["layout", "--help"]]
+)
 def test_help_does_not_import_torch(args: list[str]) -> None:
     modules, stdout = traced("-m", "rnnscope", *args)
     assert "Usage:" in stdout
@@ -86,3 +88,10 @@ def test_gradients_completion_does_not_import_torch() -> None:
     )
     assert stdout.split() == ["--forget-bias"]
     assert "torch" not in modules
+
+
+def test_layout_tables_do_not_import_torch() -> None:
+    """The tables come from the mapping alone: neither torch nor Keras nor ONNX is imported."""
+    modules, stdout = traced("-m", "rnnscope", "layout", "lstm", "--layers", "2", "--json")
+    assert json.loads(stdout)["pytorch_params"] == 5920
+    assert not {"torch", "keras", "onnx"} & modules

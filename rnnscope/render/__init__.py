@@ -1,9 +1,9 @@
 """Rich views of the reports: the only package that imports rich.
 
 One module per command's view (``inspect``, ``verify`` with smoke, ``cost`` with compare,
-``bench``, ``gradients``), and ``common`` for what they share. Every view reads a report object
-and nothing else; the JSON view is ``report.to_dict()``. Tables are laid out to fit 80 columns; colour appears
-only on a terminal (Rich decides).
+``bench``, ``gradients``, ``layout``), and ``common`` for what they share. Every view reads a
+report object and nothing else; the JSON view is ``report.to_dict()``. Tables are laid out to fit
+80 columns; colour appears only on a terminal (Rich decides).
 """
 
 from rnnscope.render.bench import bench_view
@@ -11,6 +11,7 @@ from rnnscope.render.common import count, mark, print_view, progress_bar, size
 from rnnscope.render.cost import compare_view, cost_view
 from rnnscope.render.gradients import gradients_view
 from rnnscope.render.inspect import gate_table, inspect_view
+from rnnscope.render.layout import layout_view
 from rnnscope.render.verify import check_table, equation_table, smoke_view, verify_view
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "gate_table",
     "gradients_view",
     "inspect_view",
+    "layout_view",
     "mark",
     "print_view",
     "progress_bar",

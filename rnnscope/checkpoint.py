@@ -1,0 +1,468 @@
+"""Open a checkpoint file safely and list its tensors, by content, never by running it.
+
+The library API (stable; ``layout --from FILE`` builds on it):
+
+- :func:`read_checkpoint` (path) → :class:`Checkpoint`: the file's format, its recurrent layers
+  (:class:`rnnscope.discovery.FoundLayer`: ``container``, ``prefix``, ``spec`` — a
+  :class:`~rnnscope.spec.LayerSpec` —, ``tensors``, ``constructor``), the problems found, notes.
+- :meth:`Checkpoint.state_dict` (layer) → that layer's tensors as torch tensors, keyed without
+  the prefix, ready for ``module.load_state_dict(..., strict=True)``.
+
+Formats, recognised by their first bytes: ``torch.save`` zip archives (also TorchScript
+archives, whose ``data.pkl`` pickles the module's attributes), the legacy pre-zip ``torch.save``
+format, and safetensors. Only the pickle (or the safetensors header) is read to list the
+tensors; a tensor's bytes are read only when its values are asked for, straight from where the
+file stores them, so a file of many GB opens in about the time of a small one.
+
+Nothing a file contains is ever executed: pickles are walked statically (pickle_reader.py), and
+a pickle naming a call that picklescan rates dangerous is refused before anything else.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import struct
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from rnnscope.discovery import FoundLayer, Problem, TensorInfo, find_layers
+from rnnscope.errors import BadInput
+from rnnscope.pickle_reader import (
+    ELEMENT_BYTES,
+    Call,
+    Instance,
+    PickleError,
+    StorageRef,
+    TensorRef,
+    Unpickled,
+    dangerous_globals,
+    read_pickle,
+)
+
+if TYPE_CHECKING:
+    import torch
+
+# The legacy (pre-1.6) torch.save format opens with this number, pickled.
+LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
+_ZIP_MAGIC = b"PK\x03\x04"
+_LOCAL_HEADER = struct.Struct("<4s5H3I2H")  # a zip member's local file header, 30 bytes
+
+FORMATS = {
+    "zip": "torch.save zip archive",
+    "torchscript": "TorchScript archive",
+    "legacy": "legacy torch.save (pre-zip)",
+    "safetensors": "safetensors",
+}
+
+
+@dataclass(frozen=True)
+class Container:
+    """One state_dict in the file: where it sits, and its tensors by key."""
+
+    path: str  # "" for the file itself, else e.g. "state_dict" or "model.state_dict"
+    tensors: dict[str, TensorInfo]
+
+
+@dataclass
+class Checkpoint:
+    """What a checkpoint file holds, as read without running it."""
+
+    path: Path
+    format: str  # a key of FORMATS
+    containers: list[Container]
+    layers: list[FoundLayer]
+    problems: list[Problem]
+    not_created: list[str] = field(default_factory=list)  # qualified names of objects left as placeholders
+    _reader: _ValueReader | None = None
+
+    @property
+    def tensor_count(self) -> int:
+        return sum(len(container.tensors) for container in self.containers)
+
+    def state_dict(self, layer: FoundLayer) -> dict[str, torch.Tensor]:
+        """The layer's tensors, keyed as the module names them (no prefix), read from the file.
+
+        Raises:
+            BadInput: the bytes are not where the file says (a truncated file).
+        """
+        assert self._reader is not None, "a checkpoint from read_checkpoint carries its reader"
+        return {name: self._reader.read(info) for name, info in layer.tensors.items()}
+
+
+def read_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
+    """Open the file, refuse it if its pickle would call something dangerous, find its layers.
+
+    Raises:
+        BadInput: a file that is missing, a directory, empty, truncated, not a checkpoint, or
+            whose pickle names a dangerous call (naming it).
+    """
+    file = Path(path)
+    if not file.exists():
+        raise BadInput(f"{file}: no such file")
+    if file.is_dir():
+        raise BadInput(f"{file}: is a directory, not a checkpoint file")
+    try:
+        with open(file, "rb") as handle:
+            head = handle.read(16)
+    except OSError as error:
+        raise BadInput(f"{file}: cannot be read ({error.strerror})") from None
+    if not head:
+        raise BadInput(f"{file}: is empty, not a checkpoint")
+    if head.startswith(_ZIP_MAGIC):
+        return _read_zip(file)
+    if head[:1] == b"\x80":
+        return _read_legacy(file)
+    if _looks_like_safetensors(head):
+        return _read_safetensors(file)
+    raise BadInput(
+        f"{file}: not a checkpoint: expected a torch.save file (zip or legacy pickle) or safetensors"
+    )
+
+
+def _assemble(
+    file: Path, format: str, containers: list[Container], not_created: list[str], reader: _ValueReader
+) -> Checkpoint:
+    layers: list[FoundLayer] = []
+    problems: list[Problem] = []
+    for container in containers:
+        found, trouble = find_layers(container.path, container.tensors)
+        layers += found
+        problems += trouble
+    return Checkpoint(file, format, containers, layers, problems, not_created, reader)
+
+
+# --- pickles: refusal first, then the static walk ---------------------------------------------
+
+
+def _refuse_dangerous(file: Path, pickle_bytes: bytes) -> None:
+    dangerous = dangerous_globals(pickle_bytes, str(file))
+    if dangerous:
+        calls = ", ".join(dangerous)
+        raise BadInput(f"{file}: refused: its pickle would call {calls}; nothing in it was run")
+
+
+def _unpickle(file: Path, pickle_bytes: bytes) -> Unpickled:
+    try:
+        return read_pickle(io.BytesIO(pickle_bytes))
+    except PickleError as error:
+        raise BadInput(f"{file}: not a readable checkpoint: {error}") from None
+
+
+def containers_of(value: Any) -> list[Container]:
+    """Every state_dict in an unpickled object: dicts holding tensors, and pickled modules.
+
+    Keys of a pickled ``nn.Module`` (``torch.save(model)``) or a TorchScript module are built
+    the way ``state_dict()`` builds them: parameters and buffers by name, submodules dotted.
+    """
+    found: list[Container] = []
+    _walk(value, "", found, set())
+    return [container for container in found if container.tensors]
+
+
+def _join(path: str, key: object) -> str:
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    return f"{path}.{key}" if path else str(key)
+
+
+def _walk(value: Any, path: str, found: list[Container], seen: set[int]) -> None:
+    if id(value) in seen:
+        return
+    seen.add(id(value))
+    if isinstance(value, dict):
+        tensors = {str(key): _info(item) for key, item in value.items() if isinstance(item, TensorRef)}
+        if tensors:
+            found.append(Container(path, tensors))
+        for key, item in value.items():
+            if not isinstance(item, TensorRef):
+                _walk(item, _join(path, key if isinstance(key, str | int) else str(key)), found, seen)
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            _walk(item, _join(path, index), found, seen)
+    elif isinstance(value, Instance | Call) and isinstance(value.state, dict):
+        if _is_module(value.state):
+            module_tensors: dict[str, TensorInfo] = {}
+            _module_tensors(value.state, "", module_tensors, set())
+            found.append(Container(path, module_tensors))
+        else:
+            _walk(value.state, path, found, seen)
+
+
+def _is_module(state: dict[Any, Any]) -> bool:
+    """An nn.Module's __dict__ (eager), or a TorchScript object holding tensors or submodules."""
+    if "_parameters" in state and "_modules" in state:
+        return True
+    return "training" in state and any(
+        isinstance(item, TensorRef)
+        or (isinstance(item, Instance | Call) and isinstance(item.state, dict) and _is_module(item.state))
+        for item in state.values()
+    )
+
+
+def _module_tensors(state: dict[Any, Any], prefix: str, out: dict[str, TensorInfo], seen: set[int]) -> None:
+    if id(state) in seen:
+        return
+    seen.add(id(state))
+    if "_parameters" in state and "_modules" in state:
+        for group in ("_parameters", "_buffers"):
+            for name, item in (state.get(group) or {}).items():
+                if isinstance(item, TensorRef):
+                    out[prefix + str(name)] = _info(item)
+        children = state.get("_modules") or {}
+    else:  # TorchScript: attributes hold tensors and submodules directly
+        for name, item in state.items():
+            if isinstance(item, TensorRef):
+                out[prefix + str(name)] = _info(item)
+        children = state
+    for name, child in children.items():
+        if isinstance(child, Instance | Call) and isinstance(child.state, dict) and _is_module(child.state):
+            _module_tensors(child.state, f"{prefix}{name}.", out, seen)
+
+
+def _info(ref: TensorRef) -> TensorInfo:
+    return TensorInfo(shape=ref.shape, dtype=ref.dtype, ref=ref)
+
+
+# --- zip archives ---------------------------------------------------------------------------
+
+
+def _read_zip(file: Path) -> Checkpoint:
+    try:
+        archive = zipfile.ZipFile(file)
+    except (zipfile.BadZipFile, OSError) as error:
+        raise BadInput(f"{file}: not a readable zip archive ({error}); truncated?") from None
+    with archive:
+        names = archive.namelist()
+        pickles = [name for name in names if name.endswith("/data.pkl") and name.count("/") == 1]
+        if not pickles:
+            raise BadInput(f"{file}: a zip archive without data.pkl: not a torch.save checkpoint")
+        # The top folder is the name the file was saved under, not always "archive/".
+        top = pickles[0].rpartition("/")[0]
+        for name in names:  # TorchScript keeps more pickles (constants.pkl): none may be dangerous
+            if name.endswith(".pkl"):
+                _refuse_dangerous(file, _member(archive, file, name))
+        unpickled = _unpickle(file, _member(archive, file, pickles[0]))
+        byteorder = f"{top}/byteorder"
+        if byteorder in names and _member(archive, file, byteorder).strip() != b"little":
+            raise BadInput(f"{file}: a big-endian checkpoint; only little-endian files are supported")
+        torchscript = any(name == f"{top}/constants.pkl" or name.startswith(f"{top}/code/") for name in names)
+        members = {info.filename: info for info in archive.infolist()}
+    reader = _ZipValues(file, top, members)
+    format = "torchscript" if torchscript else "zip"
+    return _assemble(file, format, containers_of(unpickled.value), unpickled.not_created, reader)
+
+
+def _member(archive: zipfile.ZipFile, file: Path, name: str) -> bytes:
+    try:
+        return archive.read(name)
+    except (zipfile.BadZipFile, OSError, EOFError) as error:
+        raise BadInput(f"{file}: member {name} cannot be read ({error}); truncated?") from None
+
+
+class _ValueReader:
+    """Reads one tensor's bytes from the file, and only those."""
+
+    file: Path
+
+    def read(self, info: TensorInfo) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _tensor(self, data: bytes, ref: TensorRef) -> torch.Tensor:
+        from rnnscope.runtime import torch
+
+        dtype = getattr(torch, ref.dtype)
+        if len(data) < ref.span * ELEMENT_BYTES[ref.dtype]:
+            raise BadInput(f"{self.file}: the bytes of storage {ref.storage.key} are cut short; truncated?")
+        if ref.numel == 0:
+            return torch.empty(ref.shape, dtype=dtype)
+        flat = torch.frombuffer(bytearray(data), dtype=dtype)
+        return flat.as_strided(ref.shape, ref.stride).clone()
+
+
+class _ZipValues(_ValueReader):
+    def __init__(self, file: Path, top: str, members: dict[str, zipfile.ZipInfo]) -> None:
+        self.file, self.top, self.members = file, top, members
+
+    def read(self, info: TensorInfo) -> torch.Tensor:
+        ref = info.ref
+        assert isinstance(ref, TensorRef)
+        name = f"{self.top}/data/{ref.storage.key}"
+        member = self.members.get(name)
+        if member is None:
+            raise BadInput(f"{self.file}: storage {name} is missing from the archive")
+        size = ELEMENT_BYTES[ref.dtype]
+        start, length = ref.offset * size, ref.span * size
+        with open(self.file, "rb") as handle:
+            if member.compress_type == zipfile.ZIP_STORED:
+                # torch.save stores storages uncompressed: seek straight to the tensor's bytes.
+                handle.seek(member.header_offset)
+                header = _LOCAL_HEADER.unpack(handle.read(_LOCAL_HEADER.size))
+                name_length, extra_length = header[-2], header[-1]
+                handle.seek(member.header_offset + _LOCAL_HEADER.size + name_length + extra_length + start)
+                data = handle.read(length)
+            else:
+                with zipfile.ZipFile(handle) as archive, archive.open(member) as stream:
+                    stream.seek(start)
+                    data = stream.read(length)
+        return self._tensor(data, ref)
+
+
+# --- the legacy format: pickles, then each storage as (numel: int64, bytes) -------------------
+
+
+def _read_legacy(file: Path) -> Checkpoint:
+    with open(file, "rb") as handle:
+        # magic number, protocol version, sys_info, the object, the storage keys
+        ends = _pickle_ends(handle, count=5)
+        handle.seek(0)
+        pickle_bytes = handle.read(ends[-1] if ends else 0)
+    # Whatever pickles could be walked are checked before anything else is said about the file.
+    _refuse_dangerous(file, pickle_bytes)
+    stream = io.BytesIO(pickle_bytes)
+    if not ends or _unpickle_stream(file, stream).value != LEGACY_MAGIC:
+        raise BadInput(f"{file}: not a checkpoint: a pickle, but not one torch.save wrote")
+    if len(ends) < 5:
+        raise BadInput(f"{file}: not a readable legacy checkpoint (its pickles end early; truncated?)")
+    parts = [_unpickle_stream(file, stream) for _ in range(4)]
+    unpickled, keys = parts[2], parts[3].value
+    if not isinstance(keys, list):
+        raise BadInput(f"{file}: not a readable legacy checkpoint (no storage key list)")
+    reader = _LegacyValues(file, ends[-1], [str(key) for key in keys], _storages(unpickled.value))
+    return _assemble(file, "legacy", containers_of(unpickled.value), unpickled.not_created, reader)
+
+
+def _pickle_ends(handle: IO[bytes], count: int) -> list[int]:
+    """Byte offsets where each of the first ``count`` pickles ends (fewer where one does not)."""
+    import pickletools
+
+    ends: list[int] = []
+    for _ in range(count):
+        try:
+            stopped = False
+            for opcode, _argument, _position in pickletools.genops(handle):
+                stopped = opcode.name == "STOP"
+        except ValueError:
+            return ends
+        if not stopped:
+            return ends
+        ends.append(handle.tell())
+    return ends
+
+
+def _unpickle_stream(file: Path, stream: IO[bytes]) -> Unpickled:
+    try:
+        return read_pickle(stream)
+    except PickleError as error:
+        raise BadInput(f"{file}: not a readable checkpoint: {error}") from None
+
+
+def _storages(value: Any) -> dict[str, StorageRef]:
+    found: dict[str, StorageRef] = {}
+    for container in containers_of(value):
+        for info in container.tensors.values():
+            assert isinstance(info.ref, TensorRef)
+            found[info.ref.storage.key] = info.ref.storage
+    return found
+
+
+class _LegacyValues(_ValueReader):
+    def __init__(self, file: Path, data_start: int, keys: list[str], storages: dict[str, StorageRef]) -> None:
+        self.file, self.data_start, self.keys, self.storages = file, data_start, keys, storages
+        self._offsets: dict[str, int] | None = None
+
+    def _locate(self) -> dict[str, int]:
+        """Each storage's first data byte: hop over the (numel, bytes) records, reading 8 bytes each."""
+        if self._offsets is None:
+            offsets = {}
+            position = self.data_start
+            with open(self.file, "rb") as handle:
+                for key in self.keys:
+                    handle.seek(position)
+                    header = handle.read(8)
+                    if len(header) < 8:
+                        raise BadInput(f"{self.file}: storage {key} is cut short; truncated?")
+                    (numel,) = struct.unpack("<q", header)
+                    storage = self.storages.get(key)
+                    element = ELEMENT_BYTES[storage.dtype] if storage else 1
+                    offsets[key] = position + 8
+                    position += 8 + numel * element
+            self._offsets = offsets
+        return self._offsets
+
+    def read(self, info: TensorInfo) -> torch.Tensor:
+        ref = info.ref
+        assert isinstance(ref, TensorRef)
+        offsets = self._locate()
+        if ref.storage.key not in offsets:
+            raise BadInput(f"{self.file}: storage {ref.storage.key} is not in the file")
+        size = ELEMENT_BYTES[ref.dtype]
+        with open(self.file, "rb") as handle:
+            handle.seek(offsets[ref.storage.key] + ref.offset * size)
+            data = handle.read(ref.span * size)
+        return self._tensor(data, ref)
+
+
+# --- safetensors ----------------------------------------------------------------------------
+
+
+def _looks_like_safetensors(head: bytes) -> bool:
+    """Eight bytes of header length (little-endian), then the JSON header's opening brace."""
+    return len(head) >= 9 and head[8:9] == b"{"
+
+
+def _read_safetensors(file: Path) -> Checkpoint:
+    try:
+        from safetensors import safe_open
+    except ImportError:
+        raise BadInput(
+            f"{file}: a safetensors file, but the safetensors package is not installed: "
+            "pip install 'rnnscope[safetensors]'"
+        ) from None
+    try:
+        with safe_open(str(file), framework="pt") as opened:
+            tensors = {}
+            for key in opened.keys():  # noqa: SIM118 (safe_open is not a mapping)
+                entry = opened.get_slice(key)
+                dtype = _SAFETENSORS_DTYPES.get(entry.get_dtype(), entry.get_dtype().lower())
+                tensors[key] = TensorInfo(shape=tuple(entry.get_shape()), dtype=dtype, ref=key)
+    except Exception as error:  # safetensors raises its own SafetensorError for every bad header
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise BadInput(f"{file}: not a readable safetensors file ({first})") from None
+    return _assemble(file, "safetensors", [Container("", tensors)], [], _SafetensorsValues(file))
+
+
+_SAFETENSORS_DTYPES = {
+    "F32": "float32",
+    "F64": "float64",
+    "F16": "float16",
+    "BF16": "bfloat16",
+    "I64": "int64",
+    "I32": "int32",
+    "I16": "int16",
+    "I8": "int8",
+    "U8": "uint8",
+    "BOOL": "bool",
+}
+
+
+class _SafetensorsValues(_ValueReader):
+    def __init__(self, file: Path) -> None:
+        self.file = file
+
+    def read(self, info: TensorInfo) -> torch.Tensor:
+        from safetensors import safe_open
+
+        with safe_open(str(self.file), framework="pt") as opened:
+            tensor: torch.Tensor = opened.get_tensor(str(info.ref))
+        return tensor
+
+
+def iter_tensors(checkpoint: Checkpoint) -> Iterator[tuple[str, str, TensorInfo]]:
+    """(container, key, info) of every tensor in the file."""
+    for container in checkpoint.containers:
+        for key, info in container.tensors.items():
+            yield container.path, key, info

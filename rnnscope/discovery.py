@@ -1,0 +1,183 @@
+"""Find recurrent layers in a state_dict by PyTorch's parameter names, and infer their config.
+
+A layer is a group of keys ``<prefix>.<role>[_l<k>[_reverse]]`` with role ``weight_ih``,
+``weight_hh``, ``bias_ih``, ``bias_hh`` or ``weight_hr`` (cells: no ``_l<k>``). The config comes
+from the shapes — ``weight_hh_l0`` is (G·H_cell, H_out), G = 1, 3, 4 for RNN, GRU, LSTM — and is
+then checked the other way round: every parameter the documented formulas (spec.py) give for
+that config must be in the file with that shape, and nothing else may carry a recurrent name.
+What the weights cannot tell (RNN tanh or relu, batch_first, dropout) is left out.
+No torch here.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from rnnscope.gates import GATES
+from rnnscope.spec import Kind, LayerSpec, Shape, expected_parameters, format_shape
+
+_NAME = re.compile(
+    r"^(?P<role>weight_ih|weight_hh|bias_ih|bias_hh|weight_hr)(?:_l(?P<layer>\d+)(?P<reverse>_reverse)?)?$"
+)
+_KIND_BY_GATES = {len(GATES[kind.value]): kind for kind in Kind}
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """A tensor as the file lists it: shape, dtype, and where its values are (format-specific)."""
+
+    shape: Shape
+    dtype: str
+    ref: Any  # pickle_reader.TensorRef, or the safetensors key
+
+
+@dataclass(frozen=True)
+class FoundLayer:
+    """A recurrent layer found in the file, with the config its tensors imply."""
+
+    container: str  # where its state_dict sits: "" (the file itself), "state_dict", ...
+    prefix: str  # as the keys have it: "module.rnn1", "_orig_mod.rnn", "" for none
+    spec: LayerSpec
+    tensors: dict[str, TensorInfo]  # keyed without the prefix, in named_parameters() order
+
+    @property
+    def kind(self) -> str:
+        return self.spec.kind.value
+
+    @property
+    def dtype(self) -> str:
+        return next(iter(self.tensors.values())).dtype
+
+    @property
+    def total_params(self) -> int:
+        total = 0
+        for info in self.tensors.values():
+            count = 1
+            for size in info.shape:
+                count *= size
+            total += count
+        return total
+
+    def key(self, name: str) -> str:
+        """The full key of a parameter as the file has it."""
+        return f"{self.prefix}.{name}" if self.prefix else name
+
+    @property
+    def constructor(self) -> str:
+        """The call that builds a module whose ``load_state_dict(strict=True)`` takes these tensors."""
+        return constructor(self.spec)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Tensors with recurrent names that make no loadable layer: missing, misshaped or stray."""
+
+    container: str
+    prefix: str
+    message: str
+    keys: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "container": self.container,
+            "prefix": self.prefix,
+            "message": self.message,
+            "keys": self.keys,
+        }
+
+
+def constructor(spec: LayerSpec) -> str:
+    """``nn.LSTM(32, 16, bidirectional=True)``: only what differs from PyTorch's defaults.
+
+    ``nn.GRU`` and ``nn.RNN`` never get ``proj_size``; an RNN's nonlinearity cannot be read from
+    its weights, so it is left at PyTorch's default (tanh) and a note says so.
+    """
+    arguments = [str(spec.input_size), str(spec.hidden_size)]
+    if not spec.cell and spec.num_layers != 1:
+        arguments.append(f"num_layers={spec.num_layers}")
+    if not spec.bias:
+        arguments.append("bias=False")
+    if not spec.cell and spec.bidirectional:
+        arguments.append("bidirectional=True")
+    if spec.kind is Kind.lstm and not spec.cell and spec.proj_size:
+        arguments.append(f"proj_size={spec.proj_size}")
+    return f"nn.{spec.torch_class_name}({', '.join(arguments)})"
+
+
+def find_layers(container: str, tensors: dict[str, TensorInfo]) -> tuple[list[FoundLayer], list[Problem]]:
+    """Every recurrent layer in one state_dict, and the problems of the groups that make none."""
+    groups: dict[tuple[str, bool], dict[str, TensorInfo]] = {}
+    for key, info in tensors.items():
+        prefix, _, name = key.rpartition(".")
+        match = _NAME.match(name)
+        if match is None:
+            continue
+        cell = match.group("layer") is None
+        groups.setdefault((prefix, cell), {})[name] = info
+    layers, problems = [], []
+    for (prefix, cell), group in groups.items():
+        found = _infer(container, prefix, cell, group)
+        if isinstance(found, Problem):
+            problems.append(found)
+        else:
+            layers.append(found)
+    return layers, problems
+
+
+def _key(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
+
+
+def _infer(container: str, prefix: str, cell: bool, group: dict[str, TensorInfo]) -> FoundLayer | Problem:
+    def problem(message: str, names: list[str]) -> Problem:
+        return Problem(container, prefix, message, [_key(prefix, name) for name in names])
+
+    suffix = "" if cell else "_l0"
+    ih, hh, hr = (group.get(role + suffix) for role in ("weight_ih", "weight_hh", "weight_hr"))
+    if hh is None or ih is None:
+        missing = [name + suffix for name, info in (("weight_ih", ih), ("weight_hh", hh)) if info is None]
+        return problem(f"missing {', '.join(missing)}: cannot tell the layer's sizes", missing)
+    if len(hh.shape) != 2 or len(ih.shape) != 2 or (hr is not None and len(hr.shape) != 2):
+        return problem("weights that are not matrices", sorted(group))
+    hidden = hr.shape[1] if hr is not None else hh.shape[1]
+    gates, remainder = divmod(hh.shape[0], hidden) if hidden else (0, 1)
+    kind = _KIND_BY_GATES.get(gates) if remainder == 0 else None
+    if kind is None or (hr is not None and kind is not Kind.lstm):
+        return problem(
+            f"weight_hh{suffix} {format_shape(hh.shape)} fits no kind: its rows are not 1, 3 or 4 × "
+            f"hidden_size {hidden}" + (" with weight_hr (LSTM only)" if hr is not None else ""),
+            [name for name in (f"weight_hh{suffix}", f"weight_hr{suffix}") if name in group],
+        )
+    layers = 1 + max((int(_NAME.match(name).group("layer") or 0) for name in group), default=0)  # type: ignore[union-attr]
+    spec = LayerSpec(
+        kind=kind,
+        cell=cell,
+        input_size=ih.shape[1],
+        hidden_size=hidden,
+        num_layers=layers,
+        bias=any(name.startswith("bias") for name in group),
+        bidirectional=any(name.endswith("_reverse") for name in group),
+        proj_size=hr.shape[0] if hr is not None else 0,
+    )
+    expected = {formula.name: formula.shape for formula in expected_parameters(spec)}
+    missing = [name for name in expected if name not in group]
+    misshaped = [name for name in expected if name in group and group[name].shape != expected[name]]
+    stray = [name for name in group if name not in expected]
+    if missing or misshaped or stray:
+        parts = []
+        if missing:
+            parts.append("missing " + ", ".join(missing))
+        if misshaped:
+            parts.append(
+                "misshaped "
+                + ", ".join(
+                    f"{name} {format_shape(group[name].shape)} (expected {format_shape(expected[name])})"
+                    for name in misshaped
+                )
+            )
+        if stray:
+            parts.append("unexpected " + ", ".join(stray))
+        return problem(f"looks like {constructor(spec)} but " + "; ".join(parts), missing + misshaped + stray)
+    return FoundLayer(container, prefix, spec, {name: group[name] for name in expected})

@@ -1,0 +1,180 @@
+"""``rnnscope layout``: one layer's tensors in Keras and ONNX, and its weights carried across.
+
+The tables come from ``frameworks`` alone, without torch; only ``--write`` and ``--export``
+build the layer (``carry``, imported when they are asked for).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rnnscope.cost import total_parameters
+from rnnscope.errors import BadInput
+from rnnscope.frameworks import FrameworkLayout, framework_layouts, pytorch_gate_order, pytorch_rows
+from rnnscope.report import LayoutReport
+from rnnscope.spec import Kind, LayerSpec
+
+if TYPE_CHECKING:
+    from rnnscope.checkpoint import Checkpoint
+    from rnnscope.discovery import FoundLayer
+
+
+def layout(
+    spec: LayerSpec,
+    to: str = "all",
+    *,
+    export: Path | None = None,
+    write: Path | None = None,
+    reset_after: bool | None = None,
+    device: str = "cpu",
+    dtype: str = "float32",
+    seed: int = 0,
+    checkpoint: Path | None = None,
+    prefix: str | None = None,
+) -> LayoutReport:
+    """The layer's tensors in each framework ``to`` names (``keras``, ``onnx`` or ``all``).
+
+    Args:
+        spec: the validated layer spec.
+        export: write the layer as ONNX here (torch's exporter) and check it against the table.
+        write: write the layer's weights rearranged for the one framework ``to`` names, as .npz.
+        reset_after: with ``write`` and Keras GRU, which variant (default True, PyTorch's).
+        device: not used: the weights are read on the CPU (a note says so).
+        dtype: the weights' dtype for ``write`` and ``export``.
+        seed: seeds the weights, as ``inspect --seed`` does.
+        checkpoint: take the layer (config and weights) from this file instead, read as
+            ``rnnscope load`` reads it; ``spec`` then gives only what weights cannot tell
+            (nonlinearity, batch_first, dropout) and must be of the same kind.
+        prefix: which of the file's layers, as its keys have it (needed when it holds several).
+
+    Raises:
+        BadInput: a combination that cannot be done (named by its flag), before any work.
+        RunFailed: torch's exporter failed.
+    """
+    if prefix is not None and checkpoint is None:
+        raise BadInput("--prefix picks a layer of --from FILE: add --from")
+    found = None
+    notes = []
+    if checkpoint is not None:
+        found = _found_layer(checkpoint, prefix, spec)
+        spec = replace(
+            found.layer.spec,
+            nonlinearity=spec.nonlinearity,
+            batch_first=spec.batch_first,
+            dropout=spec.dropout,
+            seq_len=spec.seq_len,
+            batch=spec.batch,
+            unbatched=spec.unbatched,
+        )
+        notes.append(
+            f"the layer from --from: {spec.constructor}; the layer flags give only what weights cannot "
+            "tell (--nonlinearity, --batch-first, --dropout)"
+        )
+    layouts = framework_layouts(spec, to)
+    target = _write_target(spec, layouts, to, reset_after) if write is not None else None
+    if write is None and reset_after is not None:
+        raise BadInput("--reset-after / --no-reset-after applies with --write (gru, --to keras)")
+    if spec.lengths is not None and export is None:
+        notes.append("--lengths is not used: layout runs no input")
+    written = exported = None
+    if export is not None or write is not None:
+        from rnnscope import carry  # imports torch
+
+        if write is not None:
+            carry.check_write(write, dtype)
+        if export is not None:
+            carry.check_export(spec, export, dtype)
+        if found is None:
+            module, parameters = carry.seeded_parameters(spec, dtype, seed)
+        else:
+            state = found.checkpoint.state_dict(found.layer)
+            module, parameters = carry.loaded_parameters(spec, dtype, state)
+        if target is not None and write is not None:
+            written = carry.write_npz(carry.rearrange(target, parameters), write, target, dtype)
+        if export is not None:
+            onnx_layout = framework_layouts(spec, "onnx")[0]
+            exported = carry.export_onnx(spec, module, parameters, export, onnx_layout)
+            notes.append(carry.EXPORTER_NOTE)
+    if device != "cpu":
+        notes.append(f"--device {device} is not used: layout maps on the CPU")
+    return LayoutReport(
+        kind=spec.kind.value,
+        cell=spec.cell,
+        module=spec.constructor,
+        config=spec.config(),
+        pytorch_params=total_parameters(spec),
+        pytorch_gate_order=pytorch_gate_order(spec),
+        pytorch_rows=pytorch_rows(spec),
+        frameworks=layouts,
+        notes=notes,
+        export=exported,
+        written=written,
+        source=None if found is None else found.to_dict(),
+    )
+
+
+@dataclass(frozen=True)
+class _Found:
+    checkpoint: Checkpoint
+    layer: FoundLayer
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "file": str(self.checkpoint.path),
+            "format": self.checkpoint.format,
+            "container": self.layer.container,
+            "prefix": self.layer.prefix,
+        }
+
+
+def _found_layer(path: Path, prefix: str | None, spec: LayerSpec) -> _Found:
+    """The one recurrent layer of ``path`` that ``--prefix`` names (or the only one).
+
+    Raises:
+        BadInput: an unreadable or unsafe file, no such layer, several and no --prefix, or a
+            layer of another kind than KIND.
+    """
+    from rnnscope.checkpoint import read_checkpoint
+
+    checkpoint = read_checkpoint(path)
+    prefixes = ", ".join(repr(layer.prefix) for layer in checkpoint.layers)
+    if not checkpoint.layers:
+        raise BadInput(f"--from {path}: no recurrent layer found in it")
+    matches = [layer for layer in checkpoint.layers if prefix is None or layer.prefix == prefix]
+    if not matches:
+        raise BadInput(f"--prefix {prefix!r}: no such layer in {path}; its layers: {prefixes}")
+    if len(matches) > 1:
+        raise BadInput(
+            f"--from {path} holds {len(matches)} recurrent layers: choose one with --prefix ({prefixes})"
+        )
+    layer = matches[0]
+    if layer.spec.kind is not spec.kind or layer.spec.cell != spec.cell:
+        raise BadInput(
+            f"--from {path}: layer {layer.prefix!r} is {layer.constructor}, not {spec.torch_class_name}: "
+            f"use KIND {layer.spec.kind.value}" + (" --cell" if layer.spec.cell else "")
+        )
+    return _Found(checkpoint, layer)
+
+
+def _write_target(
+    spec: LayerSpec, layouts: list[FrameworkLayout], to: str, reset_after: bool | None
+) -> FrameworkLayout:
+    """The one framework layout --write writes."""
+    if to == "all":
+        raise BadInput("--write needs one framework: add --to keras or --to onnx")
+    keras_gru = to == "keras" and spec.kind is Kind.gru
+    if reset_after is not None and not keras_gru:
+        raise BadInput(
+            "--reset-after / --no-reset-after applies to gru with --to keras, "
+            f"not {spec.kind.value} --to {to}"
+        )
+    chosen = layouts
+    if keras_gru:
+        wanted = "reset_after=True" if reset_after in (None, True) else "reset_after=False"
+        chosen = [layout for layout in layouts if wanted in layout.variant]
+    target = chosen[0]
+    if target.cannot_hold is not None:
+        raise BadInput(f"--write --to {to}: {target.cannot_hold}")
+    return target
