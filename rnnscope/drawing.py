@@ -30,6 +30,8 @@ EDGE_STEPS = 2
 # With --lengths, each sequence's last step is shown too, while the columns stay at most this many.
 MAX_COLUMNS = 8
 DIRECTIONS = ("forward", "reverse")
+INITIAL_STATES = ("h_0", "c_0")
+FINAL_STATES = ("h_n", "c_n", "h_1", "c_1")  # h_1, c_1: what a cell returns
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,8 @@ class Edge:
     ``tensor`` is ``x_t`` (into layer 0 at step t), ``input`` (into layer k ≥ 1 at step t: the
     directions of layer k - 1 concatenated), ``h_t`` / ``c_t`` (along a row, leaving step t),
     ``h_0`` / ``c_0`` (entering a row at step t), ``h_n`` / ``c_n`` (leaving a row at step t;
-    cells: ``h_1`` / ``c_1``) or ``output`` (the whole output tensor). ``index`` is the row of
+    cells: ``h_1`` / ``c_1``), ``output_t`` (the top layer's step t, rising into the output) or
+    ``output`` (the whole output tensor). ``index`` is the row of
     the state tensor (``h_n[index]``). ``equals`` says where that state sits in ``output``, as
     the states rows give it; with --lengths the state is per sequence, ``sequence_equals``.
     """
@@ -74,7 +77,7 @@ class Edge:
             "index": self.index,
             "shape": list(self.shape),
         }
-        if self.tensor[2:] in ("n", "1"):
+        if self.tensor in FINAL_STATES:
             row["equals"] = self.equals
             if self.sequence_equals is not None:
                 row["sequence_equals"] = list(self.sequence_equals)
@@ -90,8 +93,12 @@ class SequenceEnd:
     length: int
     shown: bool  # whether that step is one of the steps drawn
 
+    @property
+    def t(self) -> int:
+        return self.length - 1
+
     def to_dict(self) -> dict[str, Any]:
-        return {"sequence": self.sequence, "length": self.length, "t": self.length - 1, "shown": self.shown}
+        return {"sequence": self.sequence, "length": self.length, "t": self.t, "shown": self.shown}
 
 
 @dataclass(frozen=True)
@@ -115,6 +122,7 @@ class Drawing:
     x_t_source: str  # where x_t comes from: "input[t]", "input[:, t]", ...
     sequence_ends: list[SequenceEnd] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)  # the pictures written (--svg, --png)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -134,6 +142,7 @@ class Drawing:
             "edges": [edge.to_dict() for edge in self.edges],
             "sequence_ends": [end.to_dict() for end in self.sequence_ends],
             "notes": self.notes,
+            "files": self.files,
         }
 
 
@@ -223,7 +232,9 @@ def unroll(spec: LayerSpec, notes: list[str] | None = None) -> Drawing:
         name = f"{prefix}_{final}"
         edges += _final_states(spec, [s for s in slots if s.tensor == name], tensors[name].shape, row_ends)
     output = None
-    if not spec.cell:
+    if not spec.cell:  # the top layer's step outputs, gathered into the output tensor
+        top_width = spec.directions * spec.h_out
+        edges += [Edge("output_t", t, None, None, None, (*batch(t), top_width)) for t in steps]
         formula = tensors["output" if spec.lengths is None else "output_padded"]
         edges.append(Edge("output", None, None, None, None, formula.shape))
         output = _label(formula.name, formula.formula, formula.shape)
@@ -300,7 +311,7 @@ def _x_t_source(spec: LayerSpec) -> str:
     if spec.cell:
         return "input"
     if spec.lengths is not None:
-        return "the batch_sizes[t] rows of packed_input.data for step t"
+        return "packed_input.data's rows of step t"
     return "input[:, t]" if spec.batch_first and not spec.unbatched else "input[t]"
 
 
