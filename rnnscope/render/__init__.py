@@ -2,8 +2,8 @@
 
 One module per command's view (``inspect``, ``verify`` with smoke, ``cost`` with compare,
 ``bench``, ``draw``), and ``common`` for what they share; ``svg`` writes draw's picture. Every
-view reads a report object and nothing else; the JSON view is ``report.to_dict()``. Tables are laid out to fit 80 columns; colour appears
-only on a terminal (Rich decides).
+view reads a report object and nothing else; the JSON view is ``report.to_dict()``. Tables are
+laid out to fit 80 columns; colour appears only on a terminal (Rich decides).
 """
 
 from rnnscope.render.bench import bench_view
