@@ -6,7 +6,7 @@ from rnnscope import cost
 from rnnscope.equations import gate_rows
 from rnnscope.gates import GATES, gate_blocks, gate_count
 from rnnscope.probe import Probe, probe
-from rnnscope.report import InspectReport, ParameterRow, TensorRow
+from rnnscope.report import InspectReport, ParameterRow, StateRow, TensorRow
 from rnnscope.runtime import torch
 from rnnscope.spec import (
     Kind,
@@ -17,6 +17,7 @@ from rnnscope.spec import (
     expected_tensors,
     symbols,
 )
+from rnnscope.states import StateSlot, parse_index, state_notes, state_slots
 
 
 def inspect(
@@ -35,7 +36,7 @@ def inspect(
     if ran.skipped_reason is not None:
         notes.append(ran.skipped_reason)
     elif spec.lengths is not None and ran.device.type != "meta":
-        notes += packed_notes(spec.lengths, spec.seq_len, spec.bidirectional)
+        notes += packed_notes(spec.lengths, spec.seq_len)
     if not spec.initial_state:
         states = "h_0/c_0" if spec.has_cell_state else "h_0"
         finals = (
@@ -62,6 +63,8 @@ def inspect(
         rnn_params=rnn_total,
         ratio_vs_rnn=cost.ratio_vs_rnn(spec),
         explanation=explain_ratio(spec),
+        states=state_rows(ran),
+        state_notes=state_notes(spec),
         forward="skipped" if ran.skipped_reason else "ran",
         notes=notes,
         gates=gate_rows(spec) if gates else None,
@@ -107,6 +110,39 @@ def _tensor_rows(ran: Probe) -> list[TensorRow]:
                 expected_values = expected_batch_sizes(ran.spec.lengths)
         rows.append(TensorRow(formula.name, formula.formula, formula.shape, shape, values, expected_values))
     return rows
+
+
+def state_rows(ran: Probe) -> list[StateRow]:
+    """Each row of h_n / c_n with its ``equals`` evaluated on the run's tensors.
+
+    The expression is parsed (states.parse_index), never eval'd. Unchecked where there are no
+    values: the forward pass skipped or run on the meta device.
+    """
+    has_values = ran.device.type != "meta" and ran.skipped_reason is None
+    return [
+        _check_state(slot, slot.equals, ran.outputs)
+        if has_values and slot.equals is not None
+        else StateRow(slot)
+        for slot in state_slots(ran.spec)
+    ]
+
+
+def _check_state(slot: StateSlot, equals: str, outputs: dict[str, torch.Tensor]) -> StateRow:
+    name, index = parse_index(equals)
+    state = outputs[slot.tensor][slot.index]
+    if slot.sequence is not None:
+        state = state[slot.sequence]  # with --lengths: (H_out,), one sequence
+    state = state.detach().to("cpu", torch.float64)
+    part = outputs[name][index].detach().to("cpu", torch.float64)
+    eps = torch.finfo(outputs[slot.tensor].dtype).eps
+    if part.shape != state.shape:
+        return StateRow(slot, None, eps, f"{equals} is {tuple(part.shape)}, the state {tuple(state.shape)}")
+    difference = (part - state).abs()
+    if not bool(difference.isfinite().all()):
+        return StateRow(slot, None, eps, "NaN or inf in the state or in the output")
+    # Float noise: one unit in the last place of the run's dtype at the state's largest magnitude.
+    tolerance = eps * max(1.0, float(state.abs().max()))
+    return StateRow(slot, float(difference.max()), tolerance)
 
 
 def _parameter_rows(ran: Probe) -> list[ParameterRow]:
@@ -158,18 +194,13 @@ def explain_ratio(spec: LayerSpec) -> str:
     return text
 
 
-def packed_notes(lengths: tuple[int, ...], seq_len: int, bidirectional: bool) -> list[str]:
-    """What packing did to this batch, in its own numbers."""
+def packed_notes(lengths: tuple[int, ...], seq_len: int) -> list[str]:
+    """What packing did to this batch, in its own numbers (where h_n sits: states.state_notes)."""
     total, longest, n = sum(lengths), max(lengths), len(lengths)
-    example = max(range(n), key=lambda index: (lengths[index] < longest, lengths[index]))
-    length = lengths[example]
     notes = [
         f"lengths {','.join(map(str, lengths))}: the packed data holds {total} real steps of the "
         f"L × N = {seq_len} × {n} = {seq_len * n} in the padded input: run unpacked, "
         f"{1 - total / (seq_len * n):.0%} of the work would go to padding.",
-        f"h_n holds each sequence's state at its own last valid step in the forward direction "
-        f"(sequence {example}, length {length}: output step {length - 1})"
-        + (", and at step 0 in the reverse direction." if bidirectional else "."),
         f"output_padded is padded to the longest sequence ({longest}), not --seq-len "
         f"({seq_len}): pad_packed_sequence was called without total_length. Its "
         f"{longest * n - total} padded positions are zeros.",

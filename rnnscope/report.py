@@ -7,13 +7,14 @@ same objects. No torch here.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from rnnscope.cost import Cost, LayerParameters
 from rnnscope.equations import Equation, GateRow
 from rnnscope.gates import GateBlock
 from rnnscope.spec import Shape
+from rnnscope.states import StateSlot
 
 # A long run's progress callback: (steps done, steps in all, what the last step was).
 ProgressCallback = Callable[[int, int, str], None]
@@ -94,6 +95,37 @@ class ParameterRow:
 
 
 @dataclass(frozen=True)
+class StateRow:
+    """One row of h_n / c_n (its ``StateSlot``), and the check of its ``equals`` on the run.
+
+    ``max_abs_diff`` is max |state − output[equals]|. ``tolerance`` is float noise for the
+    dtype: one unit in the last place at the state's largest magnitude (CPU kernels give
+    exactly 0). Both are None when nothing was checked: the state is not in the output
+    (``slot.reason`` says why), or there were no values (meta device, forward skipped); ``ok``
+    is then None. A check that could not be computed has a ``detail`` saying why and fails.
+    """
+
+    slot: StateSlot
+    max_abs_diff: float | None = None
+    tolerance: float | None = None
+    detail: str | None = None
+
+    @property
+    def ok(self) -> bool | None:
+        if self.tolerance is None:
+            return None
+        return self.max_abs_diff is not None and self.max_abs_diff <= self.tolerance
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self.slot) | {
+            "max_abs_diff": self.max_abs_diff,
+            "tolerance": self.tolerance,
+            "detail": self.detail,
+            "ok": self.ok,
+        }
+
+
+@dataclass(frozen=True)
 class LayerRun:
     """What ran, where and how: the fields every layer-building report starts with."""
 
@@ -130,6 +162,8 @@ class InspectReport(LayerRun):
     rnn_params: int
     ratio_vs_rnn: float
     explanation: str
+    states: list[StateRow]  # each row of h_n / c_n and the slice of output it equals
+    state_notes: list[str]  # the states' layout in words
     forward: str  # "ran" or "skipped"
     notes: list[str] = field(default_factory=list)
     gates: list[GateRow] | None = None  # with inspect --gates: the gate-block split
@@ -137,10 +171,12 @@ class InspectReport(LayerRun):
 
     @property
     def ok(self) -> bool:
-        """Every shape that was produced equals its formula, and the totals agree."""
+        """Every shape that was produced equals its formula, the totals agree, and every state
+        that was checked equals its slice of the output."""
         tensors_ok = all(row.ok is not False for row in self.tensors)
         parameters_ok = all(row.ok for row in self.parameters)
-        return tensors_ok and parameters_ok and self.total_params == self.expected_total_params
+        states_ok = all(row.ok is not False for row in self.states)
+        return tensors_ok and parameters_ok and states_ok and self.total_params == self.expected_total_params
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -155,6 +191,8 @@ class InspectReport(LayerRun):
             "rnn_params": self.rnn_params,
             "ratio_vs_rnn": self.ratio_vs_rnn,
             "explanation": self.explanation,
+            "states": [row.to_dict() for row in self.states],
+            "state_notes": self.state_notes,
             "notes": self.notes,
             "cost": self.cost.to_dict() if self.cost is not None else None,
             "ok": self.ok,
@@ -198,13 +236,15 @@ class VerifyReport(LayerRun):
 
     tolerance: float
     checks: list[CheckRow]
+    states: list[StateRow]  # each row of h_n / c_n and the slice of output it equals
     equations: list[Equation]
     gates: list[GateRow]
     notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return all(check.ok for check in self.checks)
+        """Every check within tolerance, and every state in the output equal to its slice."""
+        return all(check.ok for check in self.checks) and all(row.ok is not False for row in self.states)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -212,6 +252,7 @@ class VerifyReport(LayerRun):
             "ok": self.ok,
             "tolerance": self.tolerance,
             "checks": [check.to_dict() for check in self.checks],
+            "states": [row.to_dict() for row in self.states],
             "equations": [equation.to_dict() for equation in self.equations],
             "gates": [row.to_dict() for row in self.gates],
             "notes": self.notes,

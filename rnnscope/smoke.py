@@ -184,10 +184,15 @@ def _run_case(config: SmokeConfig, device: str, dtype: str, seed: int) -> SmokeC
 
 def _failure(inspected: InspectReport, checks: list[CheckRow]) -> str | None:
     reasons = []
-    if not inspected.ok:
-        differing = [row.name for row in inspected.tensors if row.ok is False]
-        differing += [row.name for row in inspected.parameters if not row.ok]
-        reasons.append("shapes differ from their formulas: " + ", ".join(differing or ["parameter total"]))
+    differing = [row.name for row in inspected.tensors if row.ok is False]
+    differing += [row.name for row in inspected.parameters if not row.ok]
+    if inspected.total_params != inspected.expected_total_params:
+        differing.append("parameter total")
+    if differing:
+        reasons.append("shapes differ from their formulas: " + ", ".join(differing))
+    unequal = [row.slot.state_expression for row in inspected.states if row.ok is False]
+    if unequal:
+        reasons.append("states differ from their slice of the output: " + ", ".join(unequal))
     failed = [check for check in checks if not check.ok]
     if failed:
         reasons.append("out of tolerance: " + ", ".join(_check_line(check) for check in failed))

@@ -242,7 +242,9 @@ def _check_lengths(
         )
     if enforce_sorted and list(lengths) != sorted(lengths, reverse=True):
         raise BadInput(
-            "--enforce-sorted needs --lengths in decreasing order, got " + ",".join(map(str, lengths))
+            "--enforce-sorted needs --lengths in decreasing order, got "
+            + ",".join(map(str, lengths))
+            + ": sort them, or drop --enforce-sorted (--no-enforce-sorted, the default)"
         )
     return limit, len(lengths)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from rnnscope.cost import forward_bytes
 from rnnscope.equations import equations, gate_rows
 from rnnscope.errors import BadInput
+from rnnscope.inspection import state_rows
 from rnnscope.probe import Probe, probe
 from rnnscope.reference import reference_forward
 from rnnscope.report import CheckRow, VerifyReport
@@ -56,6 +57,7 @@ def verify(spec: LayerSpec, device: str = "cpu", dtype: str = "float32", seed: i
         **ran.run_fields(dtype, seed),
         tolerance=limit,
         checks=compare(spec, ran, reference, limit),
+        states=state_rows(ran),
         equations=equations(spec),
         gates=gate_rows(spec),
         notes=ran.notes + _notes(spec, ran.device.type, dtype, limit),

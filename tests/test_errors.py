@@ -61,7 +61,8 @@ BAD_INPUT = [
     ),
     (
         ["rnn", "--lengths", "2,3", "--enforce-sorted"],
-        "--enforce-sorted needs --lengths in decreasing order, got 2,3",
+        "--enforce-sorted needs --lengths in decreasing order, got 2,3: sort them, or drop "
+        "--enforce-sorted (--no-enforce-sorted, the default)",
     ),
     (["rnn", "--enforce-sorted"], "--enforce-sorted needs --lengths"),
 ]

@@ -16,6 +16,7 @@ GOLDEN = Path(__file__).parent / "golden"
 CASES = {
     "inspect_rnn_layers2": make_spec(Kind.rnn, num_layers=2),
     "inspect_lstm_layers2": make_spec(Kind.lstm, num_layers=2),
+    "inspect_lstm_layers2_bidirectional": make_spec(Kind.lstm, num_layers=2, bidirectional=True),
     "inspect_gru_packed": make_spec(Kind.gru, lengths=(4, 2, 3), seq_len=5, bidirectional=True),
 }
 

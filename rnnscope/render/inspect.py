@@ -7,17 +7,19 @@ from rich.table import Table
 from rich.text import Text
 
 from rnnscope.equations import GateRow
-from rnnscope.render.common import FAIL, PASS, layer_label, mark, new_table, spaced
+from rnnscope.render.common import FAIL, PASS, UNKNOWN, layer_label, mark, new_table, spaced
 from rnnscope.render.cost import cost_view
-from rnnscope.report import InspectReport, ParameterRow, TensorRow
+from rnnscope.report import InspectReport, ParameterRow, StateRow, TensorRow
 from rnnscope.spec import format_shape
 
 
 def inspect_view(report: InspectReport) -> RenderableType:
-    """Header, tensors, parameters, the parameter summary and (with --gates) the gate blocks."""
+    """Header, tensors, states, parameters, the parameter summary, (with --gates) the gate
+    blocks, the cost, and the totals."""
     sections = [
         _header(report),
         _tensor_table(report.tensors),
+        state_view(report.states, report.state_notes),
         _parameter_table(report),
         _summary_table(report),
     ]
@@ -59,6 +61,31 @@ def _tensor_table(rows: list[TensorRow]) -> Table:
             expected = _values(row.expected_values) if row.expected_values is not None else ""
             table.add_row("", Text("values", style="dim"), expected, _values(row.values), "")
     return table
+
+
+def state_view(rows: list[StateRow], notes: list[str]) -> RenderableType:
+    """Each row of h_n / c_n: the slice of output it equals (checked), or why it is in none."""
+    table = new_table("States: the slice of output that equals each row of the final state")
+    table.add_column("state", no_wrap=True)
+    table.add_column("layer", no_wrap=True)
+    table.add_column("equals, or why it is in no slice of output", overflow="fold")
+    table.add_column("max |diff|", justify="right", no_wrap=True)
+    table.add_column("", justify="center")
+    for row in rows:
+        slot = row.slot
+        equals = Text(slot.equals) if slot.equals is not None else Text(slot.reason or "", style="dim")
+        table.add_row(
+            slot.state_expression, layer_label(slot.layer, slot.direction), equals, _diff(row), mark(row.ok)
+        )
+        if row.detail is not None:
+            table.add_row("", "", Text(row.detail, style="red"), "", "")
+    return Group(table, *(Text(f"note: {note}", style="dim") for note in notes))
+
+
+def _diff(row: StateRow) -> str:
+    if row.max_abs_diff is None:
+        return UNKNOWN
+    return "0" if row.max_abs_diff == 0 else f"{row.max_abs_diff:.2e}"
 
 
 def _values(values: list[int]) -> str:
@@ -113,13 +140,28 @@ def _totals(report: InspectReport) -> RenderableType:
     )
     failed = [row.name for row in report.tensors if row.ok is False]
     failed += [row.name for row in report.parameters if not row.ok]
+    unequal = [row.slot.state_expression for row in report.states if row.ok is False]
+    checked = sum(1 for row in report.states if row.ok is not None)
+    verdicts = []
     if failed:
-        verdict = Text(f"{FAIL} differs from its formula: {', '.join(failed)}", style="bold red")
-    elif report.forward == "skipped":
-        verdict = Text(f"{PASS} every parameter matches its formula (forward pass skipped)", style="green")
-    else:
-        verdict = Text(f"{PASS} every shape matches its formula", style="green")
-    return Group(total, Text(report.explanation), verdict)
+        verdicts.append(Text(f"{FAIL} differs from its formula: {', '.join(failed)}", style="bold red"))
+    if unequal:
+        verdicts.append(
+            Text(f"{FAIL} differs from its slice of the output: {', '.join(unequal)}", style="bold red")
+        )
+    if not failed and not unequal:
+        if report.forward == "skipped":
+            text = "every parameter matches its formula (forward pass skipped)"
+        else:
+            text = "every shape matches its formula"
+        if checked:
+            text += (
+                f"; the {checked} states in output equal their slices"
+                if checked > 1
+                else "; the state in output equals its slice"
+            )
+        verdicts.append(Text(f"{PASS} {text}", style="green"))
+    return Group(total, Text(report.explanation), *verdicts)
 
 
 def gate_table(rows: list[GateRow]) -> Table:

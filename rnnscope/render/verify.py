@@ -8,12 +8,13 @@ from rich.text import Text
 
 from rnnscope.equations import Equation
 from rnnscope.render.common import FAIL, PASS, UNKNOWN, error_text, mark, new_table, spaced
-from rnnscope.render.inspect import gate_table
+from rnnscope.render.inspect import gate_table, state_view
 from rnnscope.report import CheckRow, SmokeReport, VerifyReport
 
 
 def verify_view(report: VerifyReport) -> RenderableType:
-    """Header, the checks against the reference, the equations with shapes, the gate blocks."""
+    """Header, the checks against the reference, the states in the output, the equations with
+    shapes, the gate blocks."""
     header = [
         Text.assemble((report.module, "bold"), f"  on {report.device}, {report.dtype}, seed {report.seed}"),
     ]
@@ -21,6 +22,7 @@ def verify_view(report: VerifyReport) -> RenderableType:
     return spaced(
         Group(*header),
         check_table(report.checks, "Module against the textbook equations (float64 reference)"),
+        state_view(report.states, []),
         equation_table(report.equations),
         gate_table(report.gates),
         _verdict(report),
@@ -59,10 +61,18 @@ def equation_table(rows: list[Equation]) -> Table:
     return table
 
 
-def _verdict(report: VerifyReport) -> Text:
+def _verdict(report: VerifyReport) -> RenderableType:
     failed = [row.name for row in report.checks if not row.ok]
+    unequal = [row.slot.state_expression for row in report.states if row.ok is False]
+    verdicts = []
     if failed:
-        return Text(f"{FAIL} out of tolerance: {', '.join(failed)}", style="bold red")
+        verdicts.append(Text(f"{FAIL} out of tolerance: {', '.join(failed)}", style="bold red"))
+    if unequal:
+        verdicts.append(
+            Text(f"{FAIL} differs from its slice of the output: {', '.join(unequal)}", style="bold red")
+        )
+    if verdicts:
+        return Group(*verdicts)
     return Text(
         f"{PASS} all {len(report.checks)} compared tensors agree with the textbook equations "
         f"within {report.tolerance:g}",
