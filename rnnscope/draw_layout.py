@@ -229,7 +229,7 @@ class _Placer:
         y += LINE_HEIGHT + 2 * CLEARANCE
         half = CELL_HEIGHT / 2
         if drawing.output_label is not None:
-            self._bar(drawing.output_label, y)
+            self._bar(drawing.output_label, y, (self.edge_index("output", None, None, None),))
             output_bar_bottom = y + BAR_HEIGHT
             y = output_bar_bottom + FEED_LENGTH + JUNCTION_DROP
         else:
@@ -290,7 +290,7 @@ class _Placer:
         tallest = max(len(edge_lines(e)) for e in self.drawing.edges if e.tensor.startswith("c_"))
         return STATE_OFFSET + LABEL_GAP + tallest * LINE_HEIGHT
 
-    def _bar(self, text: str, y: float) -> Box:
+    def _bar(self, text: str, y: float, edges: tuple[int, ...] = ()) -> Box:
         """A tensor's bar across the columns, wide enough for its label."""
         xs = self.column_x.values()
         left, right = min(xs) - self.cell_width / 2, max(xs) + self.cell_width / 2
@@ -301,6 +301,7 @@ class _Placer:
             Label(
                 (text,),
                 Box(box.x + CLEARANCE, y + (BAR_HEIGHT - LINE_HEIGHT) / 2, text_width(text), LINE_HEIGHT),
+                edges,
             )
         )
         return box
