@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rnnscope.draw_layout import Layout, layout
+from rnnscope.draw_layout import Box, Layout, layout
 from rnnscope.drawing import Drawing, Edge, module_repr, steps_to_show, unroll
 from rnnscope.gates import gate_count
 from rnnscope.spec import (
@@ -140,6 +140,25 @@ def test_no_two_labels_overlap_and_every_edge_is_labelled(spec: LayerSpec) -> No
         assert not any(cell.box.overlaps(label.box) for label in picture.labels)
 
 
+def _crosses(box: Box, start: tuple[float, float], end: tuple[float, float]) -> bool:
+    """Whether an axis-parallel segment passes through the inside of ``box``."""
+    (x1, y1), (x2, y2) = start, end
+    if x1 == x2:
+        return box.x < x1 < box.right and max(min(y1, y2), box.y) < min(max(y1, y2), box.bottom)
+    assert y1 == y2, "every route is made of horizontal and vertical segments"
+    return box.y < y1 < box.bottom and max(min(x1, x2), box.x) < min(max(x1, x2), box.right)
+
+
+@settings(max_examples=30, deadline=None)
+@given(drawn_specs())
+def test_no_arrow_runs_through_a_label(spec: LayerSpec) -> None:
+    picture = layout(unroll(spec))
+    for label in picture.all_labels():
+        for arrow in picture.arrows:
+            for start, end in itertools.pairwise(arrow.points):
+                assert not _crosses(label.box, start, end), (label.lines, start, end)
+
+
 def test_the_output_bar_carries_the_whole_output() -> None:
     drawing = unroll(make_spec(Kind.gru, batch_first=True, seq_len=9, batch=3))
     assert drawing.edges[-1].tensor == "output" and drawing.edges[-1].shape == (3, 9, 20)
@@ -229,6 +248,7 @@ def test_edge_shapes_are_the_shapes_torch_gives(spec: LayerSpec) -> None:
             assert output is not None and tuple(output.select(axis, edge.t).shape) == edge.shape
 
 
+@pytest.mark.filterwarnings("ignore:dropout option adds dropout")
 @settings(max_examples=30, deadline=None)
 @given(layer_specs())
 def test_module_repr_is_torch_repr(spec: LayerSpec) -> None:

@@ -54,7 +54,7 @@ def traced(*args: str, extra_env: dict[str, str] | None = None) -> tuple[set[str
     return {line.split("|")[-1].strip() for line in lines if line.startswith("import time:")}, result.stdout
 
 
-@pytest.mark.parametrize("args", [["--help"], ["inspect", "--help"]])
+@pytest.mark.parametrize("args", [["--help"], ["inspect", "--help"], ["draw", "--help"]])
 def test_help_does_not_import_torch(args: list[str]) -> None:
     modules, stdout = traced("-m", "rnnscope", *args)
     assert "Usage:" in stdout
@@ -72,4 +72,10 @@ def test_shell_completion_does_not_import_torch() -> None:
         "-c", "from rnnscope.cli import app; app(prog_name='rnnscope')", extra_env=completion
     )
     assert stdout.split() == ["--bidirectional", "--bias"]
+    assert "torch" not in modules
+
+
+def test_draw_runs_without_importing_torch() -> None:
+    modules, stdout = traced("-m", "rnnscope", "draw", "lstm", "--layers", "2", "--json")
+    assert json.loads(stdout)["module"] == "LSTM(10, 20, num_layers=2)"
     assert "torch" not in modules
