@@ -56,7 +56,8 @@ class Edge:
     cells: ``h_1`` / ``c_1``), ``output_t`` (the top layer's step t, rising into the output) or
     ``output`` (the whole output tensor). ``index`` is the row of
     the state tensor (``h_n[index]``). ``equals`` says where that state sits in ``output``, as
-    the states rows give it; with --lengths the state is per sequence, ``sequence_equals``.
+    the states rows give it (``reason`` why it is not there); with --lengths the state is per
+    sequence, ``sequence_equals``.
     """
 
     tensor: str
@@ -67,6 +68,7 @@ class Edge:
     shape: Shape
     equals: str | None = None
     sequence_equals: tuple[str | None, ...] | None = None
+    reason: str | None = None  # why the state is not in the output
 
     def to_dict(self) -> dict[str, Any]:
         row: dict[str, Any] = {
@@ -79,6 +81,7 @@ class Edge:
         }
         if self.tensor in FINAL_STATES:
             row["equals"] = self.equals
+            row["reason"] = self.reason
             if self.sequence_equals is not None:
                 row["sequence_equals"] = list(self.sequence_equals)
         return row
@@ -135,9 +138,9 @@ class Drawing:
             "steps_shown": self.steps_shown,
             "num_layers": self.num_layers,
             "directions": self.directions,
-            "input": self.input_label,
-            "output": self.output_label,
-            "x_t": self.x_t_source,
+            "input_label": self.input_label,
+            "output_label": self.output_label,
+            "x_t_source": self.x_t_source,
             "cells": [cell.to_dict() for cell in self.cells],
             "edges": [edge.to_dict() for edge in self.edges],
             "sequence_ends": [end.to_dict() for end in self.sequence_ends],
@@ -282,7 +285,17 @@ def _final_states(
         per_sequence = tuple(slot.equals for slot in rows) if first.sequence is not None else None
         equals = first.equals if per_sequence is None else None
         edges.append(
-            Edge(first.tensor, t_end, first.layer, first.direction, index, row_shape, equals, per_sequence)
+            Edge(
+                first.tensor,
+                t_end,
+                first.layer,
+                first.direction,
+                index,
+                row_shape,
+                equals,
+                per_sequence,
+                first.reason,
+            )
         )
     return edges
 

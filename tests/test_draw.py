@@ -312,6 +312,7 @@ def test_draw_json_is_the_contract_document_and_still_writes(tmp_path: Path) -> 
         "index": 1,
         "shape": [32, 20],
         "equals": "output[0, :, 20:40]",
+        "reason": None,
     }
     assert set(document["edges"][0]) == {"tensor", "t", "layer", "direction", "index", "shape"}
 
