@@ -270,13 +270,14 @@ def test_svg_parses_and_renders_to_png(spec: LayerSpec) -> None:
     from rnnscope.render.svg import png_bytes, svg_text
 
     drawing = unroll(spec)
-    svg = svg_text(layout(drawing))
+    picture = layout(drawing)
+    svg = svg_text(picture)
     root = ElementTree.fromstring(svg)
     rounded = [rect for rect in root.iter(f"{SVG}rect") if rect.get("rx") == "6"]
     assert len(rounded) == len(drawing.cells)
     texts = {text.text for text in root.iter(f"{SVG}text")}
     assert drawing.module in texts
-    png = png_bytes(svg)
+    png = png_bytes(svg, max(picture.width, picture.height))
     assert png.startswith(b"\x89PNG") and resvg is not None
 
 

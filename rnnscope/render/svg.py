@@ -23,6 +23,7 @@ STROKES = {"forward": "#3b6ea8", "reverse": "#b5682a"}
 BAR_FILL = "#f1f1f1"
 MARK = "#c0392b"
 INSTALL_HINT = "pip install 'rnnscope[draw]'"
+MAX_PNG_SIDE = 8192
 
 
 def _require(module: str, purpose: str) -> ModuleType:
@@ -64,14 +65,17 @@ def svg_text(layout: Layout) -> str:
     return svg
 
 
-def png_bytes(svg: str) -> bytes:
-    """Render the SVG to PNG at twice its size, on a white background.
+def png_bytes(svg: str, longest_side: float) -> bytes:
+    """Render the SVG to PNG at twice its size (``longest_side`` is its longer side in px), at
+    most MAX_PNG_SIDE pixels: a 200-layer stack is 49,000 px tall, and rendering it twice over
+    took minutes and 18 MB for a picture no viewer opens.
 
     Raises:
         BadInput: resvg-py is not installed.
     """
     resvg = _require("resvg_py", "draw --png")
-    png: bytes = resvg.svg_to_bytes(svg_string=svg, zoom=2, background="white")
+    zoom = min(2.0, MAX_PNG_SIDE / longest_side)
+    png: bytes = resvg.svg_to_bytes(svg_string=svg, zoom=zoom, background="white")
     return png
 
 
@@ -150,7 +154,9 @@ def write_picture(layout: Layout, svg_path: Path | None, png_path: Path | None) 
         if path is None:
             continue
         try:
-            path.write_bytes(content if content is not None else png_bytes(svg))
+            path.write_bytes(
+                content if content is not None else png_bytes(svg, max(layout.width, layout.height))
+            )
         except OSError as error:
             raise BadInput(f"{flag} {path}: cannot write it ({error.strerror})") from None
         written.append(str(path))
