@@ -22,14 +22,13 @@ from rnnscope.spec import (
     expected_tensors,
     format_shape,
 )
-from rnnscope.states import StateSlot, state_slots
+from rnnscope.states import DIRECTIONS, StateSlot, state_slots
 
 # Sequences longer than this are drawn as their first and last EDGE_STEPS steps with "…" between.
 MAX_FULL_STEPS = 6
 EDGE_STEPS = 2
 # With --lengths, each sequence's last step is shown too, while the columns stay at most this many.
 MAX_COLUMNS = 8
-DIRECTIONS = ("forward", "reverse")
 INITIAL_STATES = ("h_0", "c_0")
 FINAL_STATES = ("h_n", "c_n", "h_1", "c_1")  # h_1, c_1: what a cell returns
 
@@ -54,10 +53,9 @@ class Edge:
     directions of layer k - 1 concatenated), ``h_t`` / ``c_t`` (along a row, leaving step t),
     ``h_0`` / ``c_0`` (entering a row at step t), ``h_n`` / ``c_n`` (leaving a row at step t;
     cells: ``h_1`` / ``c_1``), ``output_t`` (the top layer's step t, rising into the output) or
-    ``output`` (the whole output tensor). ``index`` is the row of
-    the state tensor (``h_n[index]``). ``equals`` says where that state sits in ``output``, as
-    the states rows give it (``reason`` why it is not there); with --lengths the state is per
-    sequence, ``sequence_equals``.
+    ``output`` (the whole output tensor). ``index`` is the row of the state tensor
+    (``h_n[index]``). ``equals`` says where that state sits in ``output``, as the states rows
+    give it (``reason`` why it is not there); with --lengths, per sequence: ``sequence_equals``.
     """
 
     tensor: str
