@@ -64,7 +64,7 @@ def inspect(
         ratio_vs_rnn=cost.ratio_vs_rnn(spec),
         explanation=explain_ratio(spec),
         states=state_rows(ran),
-        state_notes=state_notes(spec),
+        state_notes=state_notes(spec) + (_META_STATES_NOTE if ran.device.type == "meta" else []),
         forward="skipped" if ran.skipped_reason else "ran",
         notes=notes,
         gates=gate_rows(spec) if gates else None,
@@ -112,6 +112,12 @@ def _tensor_rows(ran: Probe) -> list[TensorRow]:
     return rows
 
 
+_META_STATES_NOTE = [
+    "not checked on meta: the meta device holds no values, so the expressions are shown but "
+    "not evaluated (run on cpu or cuda to check them)"
+]
+
+
 def state_rows(ran: Probe) -> list[StateRow]:
     """Each row of h_n / c_n with its ``equals`` evaluated on the run's tensors.
 
@@ -129,12 +135,16 @@ def state_rows(ran: Probe) -> list[StateRow]:
 
 def _check_state(slot: StateSlot, equals: str, outputs: dict[str, torch.Tensor]) -> StateRow:
     name, index = parse_index(equals)
-    state = outputs[slot.tensor][slot.index]
-    if slot.sequence is not None:
-        state = state[slot.sequence]  # with --lengths: (H_out,), one sequence
-    state = state.detach().to("cpu", torch.float64)
-    part = outputs[name][index].detach().to("cpu", torch.float64)
     eps = torch.finfo(outputs[slot.tensor].dtype).eps
+    try:
+        state = outputs[slot.tensor][slot.index]
+        if slot.sequence is not None:
+            state = state[slot.sequence]  # with --lengths: (H_out,), one sequence
+        part = outputs[name][index]
+    except IndexError:  # a tensor whose shape differs from its formula (its row says so)
+        return StateRow(slot, None, eps, f"{slot.state_expression} or {equals} is out of range")
+    state = state.detach().to("cpu", torch.float64)
+    part = part.detach().to("cpu", torch.float64)
     if part.shape != state.shape:
         return StateRow(slot, None, eps, f"{equals} is {tuple(part.shape)}, the state {tuple(state.shape)}")
     difference = (part - state).abs()

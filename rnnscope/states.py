@@ -150,12 +150,12 @@ def state_notes(spec: LayerSpec) -> list[str]:
     d, layers = spec.directions, spec.num_layers
     batch = "" if spec.unbatched else "N, "
     batch_value = "" if spec.unbatched else f"{spec.batch}, "
-    rows = "0 forward, 1 reverse" if spec.bidirectional else "one direction: always 0"
+    rows = "direction 0 forward, 1 reverse" if spec.bidirectional else "one direction, so direction is 0"
     notes = [
         f"h_n is (D·num_layers, {batch}H_out) = ({d * layers}, {batch_value}{spec.h_out}): "
         f"h_n.view(num_layers, D, {batch}H_out) = view({layers}, {d}, {batch_value}{spec.h_out}) "
         f"splits its first axis, so row layer·D + direction is that layer and direction "
-        f"(direction {rows}). output holds the last layer's h_t only"
+        f"({rows}). output holds the last layer's h_t only"
         + ("; c_n is never in it." if spec.has_cell_state else ".")
     ]
     if spec.batch_first and not spec.unbatched:

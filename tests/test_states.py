@@ -15,6 +15,7 @@ from rnnscope import Kind, LayerSpec, inspect, make_spec
 from rnnscope import probe as probe_module
 from rnnscope.probe import probe
 from rnnscope.render import print_view, verify_view
+from rnnscope.runtime import torch
 from rnnscope.states import StateSlot, parse_index, state_slots
 from rnnscope.verification import verify
 from tests.conftest import run_cli, run_json
@@ -205,12 +206,25 @@ def test_h_n_taken_at_the_padded_end_is_caught(monkeypatch: pytest.MonkeyPatch) 
     assert by_sequence == {0: True, 1: False, 2: False}  # only the longest one ends at L − 1
 
 
+def test_a_state_with_rows_missing_is_a_failed_check_not_a_crash(monkeypatch: pytest.MonkeyPatch) -> None:
+    def first_row_only(result: probe_module.Probe) -> None:
+        _real_forward(result)
+        result.outputs["h_n"] = result.outputs["h_n"][:1]  # (1, N, H_out) of (2, N, H_out)
+
+    monkeypatch.setattr(probe_module, "_forward", first_row_only)
+    document = run_json("inspect", "rnn", "--layers", "2", *SMALL, exit_code=1)
+    assert [row["name"] for row in document["tensors"] if row["ok"] is False] == ["h_n"]
+    assert document["states"][1]["detail"] == "h_n[1] or output[-1, :, 0:7] is out of range"
+    assert document["states"][1]["ok"] is False
+
+
 def test_meta_shows_the_expressions_without_checking() -> None:
     for args in (("--seq-len", "2"), ("--seq-len", "500", "--layers", "2")):
         document = run_json("inspect", "lstm", "--device", "meta", *args)
         checked = [row for row in document["states"] if row["equals"] is not None]
         assert [row["equals"] for row in checked] == ["output[-1, :, 0:20]"]
         assert all(row["max_abs_diff"] is None and row["ok"] is None for row in document["states"])
+        assert document["state_notes"][-1].startswith("not checked on meta: ")
         assert document["ok"] is True
 
 
@@ -240,3 +254,17 @@ def test_the_states_module_does_not_import_torch() -> None:
     code = "import sys, rnnscope.states; print('torch' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_states_equal_their_slices_on_cuda() -> None:
+    """cuDNN writes h_n and output from the same values: each check passes within float noise."""
+    specs = [
+        make_spec(Kind.lstm, num_layers=2, bidirectional=True, proj_size=5, batch_first=True),
+        make_spec(Kind.gru, bidirectional=True, lengths=(5, 2, 4), seq_len=5),
+    ]
+    for spec in specs:
+        for dtype in ("float32", "float16"):
+            report = inspect(spec, device="cuda", dtype=dtype)
+            checked = [row for row in report.states if row.ok is not None]
+            assert checked and all(row.ok for row in checked), [row.to_dict() for row in checked]
