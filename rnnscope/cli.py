@@ -81,6 +81,20 @@ class LayerFlags:
             initial_state=not self.no_initial_state,
         )
 
+    def unused_run_flags(self, reason: str) -> list[str]:
+        """A note naming --device, --dtype and --seed where they were given, for commands that
+        build nothing (``reason`` says why)."""
+        given = [
+            f"{flag} {value}"
+            for flag, value, default in (
+                ("--device", self.device, "cpu"),
+                ("--dtype", self.dtype, "float32"),
+                ("--seed", self.seed, 0),
+            )
+            if value != default
+        ]
+        return [f"{', '.join(given)}: not used, {reason}"] if given else []
+
     def specs_by_kind(self) -> tuple[dict[Kind, LayerSpec], list[str]]:
         """One spec per kind from the same flags, for ``compare``, and notes on how they applied.
 
@@ -546,6 +560,36 @@ def layout_command(
     )
     output.show(report, layout_view)
     return 0 if report.ok else 1
+
+
+@app.command("draw")
+@command
+def draw_command(
+    kind: KindArgument,
+    layer: LayerFlags,
+    output: Output,
+    svg: Annotated[Optional[Path], _option("--svg", help="Write the picture here as SVG.")] = None,
+    png: Annotated[Optional[Path], _option("--png", help="Write the picture here as PNG.")] = None,
+) -> int:
+    """Draw the layer unrolled in time: one box per step, layer and direction, every arrow
+    labelled with its tensor and shape, the rows of h_n and where they sit in the output.
+    Long sequences show their first and last steps. Torch is not needed: the shapes come from
+    the formulas (drawsvg writes the SVG, resvg-py the PNG: pip install 'rnnscope[draw]').
+
+    --json prints the picture's content as data (and still writes the files asked for).
+    Exit 0, or 2 for bad input, a missing library or a file that cannot be written.
+    """
+    from rnnscope.draw_layout import layout
+    from rnnscope.drawing import unroll
+    from rnnscope.render import draw_view
+    from rnnscope.render.svg import write_picture
+
+    if svg is None and png is None and not output.json:
+        raise BadInput("draw needs --svg FILE or --png FILE (or --json for the picture as data)")
+    drawing = unroll(layer.spec(kind), notes=layer.unused_run_flags("draw builds nothing"))
+    files = write_picture(layout(drawing), svg, png) if svg is not None or png is not None else []
+    output.show(replace(drawing, files=files), draw_view)
+    return 0
 
 
 def main() -> None:

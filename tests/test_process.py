@@ -55,7 +55,8 @@ def traced(*args: str, extra_env: dict[str, str] | None = None) -> tuple[set[str
 
 
 @pytest.mark.parametrize(
-    "args", [["--help"], ["inspect", "--help"], ["gradients", "--help"], ["layout", "--help"]]
+    "args",
+    [["--help"], ["inspect", "--help"], ["gradients", "--help"], ["layout", "--help"], ["draw", "--help"]],
 )
 def test_help_does_not_import_torch(args: list[str]) -> None:
     modules, stdout = traced("-m", "rnnscope", *args)
@@ -95,3 +96,9 @@ def test_layout_tables_do_not_import_torch() -> None:
     modules, stdout = traced("-m", "rnnscope", "layout", "lstm", "--layers", "2", "--json")
     assert json.loads(stdout)["pytorch_params"] == 5920
     assert not {"torch", "keras", "onnx"} & modules
+
+
+def test_draw_runs_without_importing_torch() -> None:
+    modules, stdout = traced("-m", "rnnscope", "draw", "lstm", "--layers", "2", "--json")
+    assert json.loads(stdout)["module"] == "LSTM(10, 20, num_layers=2)"
+    assert "torch" not in modules

@@ -1,14 +1,16 @@
 """Rich views of the reports: the only package that imports rich.
 
 One module per command's view (``inspect``, ``verify`` with smoke, ``cost`` with compare,
-``bench``, ``gradients``, ``layout``), and ``common`` for what they share. Every view reads a
-report object and nothing else; the JSON view is ``report.to_dict()``. Tables are laid out to fit
-80 columns; colour appears only on a terminal (Rich decides).
+``bench``, ``gradients``, ``layout``, ``draw``), and ``common`` for what they share; ``svg``
+writes draw's picture. Every view reads a report object and nothing else; the JSON view is
+``report.to_dict()``. Tables are laid out to fit 80 columns; colour appears only on a terminal
+(Rich decides).
 """
 
 from rnnscope.render.bench import bench_view
 from rnnscope.render.common import count, mark, print_view, progress_bar, size
 from rnnscope.render.cost import compare_view, cost_view
+from rnnscope.render.draw import draw_view
 from rnnscope.render.gradients import gradients_view
 from rnnscope.render.inspect import gate_table, inspect_view
 from rnnscope.render.layout import layout_view
@@ -20,6 +22,7 @@ __all__ = [
     "compare_view",
     "cost_view",
     "count",
+    "draw_view",
     "equation_table",
     "gate_table",
     "gradients_view",

@@ -1,0 +1,372 @@
+"""rnnscope draw: the picture's content against the formulas and torch, its layout, its files."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+import sys
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rnnscope.draw_layout import Box, Layout, layout
+from rnnscope.drawing import Drawing, Edge, module_repr, steps_to_show, unroll
+from rnnscope.gates import gate_count
+from rnnscope.spec import (
+    Kind,
+    LayerSpec,
+    expected_batch_sizes,
+    expected_parameters,
+    expected_tensors,
+    make_spec,
+)
+from tests.conftest import run_cli, run_json
+from tests.test_properties import layer_specs
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+@st.composite
+def drawn_specs(draw: st.DrawFn) -> LayerSpec:
+    """Any valid configuration, sometimes with a sequence long enough to be elided."""
+    spec = draw(layer_specs())
+    if not spec.cell and spec.lengths is None and draw(st.booleans()):
+        spec = dataclasses.replace(spec, seq_len=draw(st.integers(7, 500)))
+    return spec
+
+
+def _time_axis(spec: LayerSpec) -> int:
+    return 1 if spec.batch_first and not spec.unbatched else 0
+
+
+def _step_batch(spec: LayerSpec, t: int) -> tuple[int, ...]:
+    """The batch axis of one step, from the input's formula (or batch_sizes with --lengths)."""
+    if spec.lengths is not None:
+        return (expected_batch_sizes(spec.lengths)[t],)
+    input_shape = next(f.shape for f in expected_tensors(spec) if f.name == "input")
+    if spec.cell:
+        return input_shape[:-1]
+    step = list(input_shape)
+    del step[_time_axis(spec)]
+    return tuple(step[:-1])
+
+
+def _expected_shape(spec: LayerSpec, edge: Edge) -> tuple[int, ...]:
+    """Each edge's shape from the formulas: the tensors' documented shapes and the weights'."""
+    tensors = {f.name: f.shape for f in expected_tensors(spec)}
+    weights = {p.name: p.shape for p in expected_parameters(spec)}
+    suffix = "" if spec.cell else f"_l{edge.layer}" + ("_reverse" if edge.direction == "reverse" else "")
+    if edge.tensor in ("h_0", "c_0", "h_n", "c_n", "h_1", "c_1"):
+        shape = tensors[edge.tensor]
+        return shape if spec.cell else shape[1:]
+    if edge.tensor == "output":
+        return tensors["output" if spec.lengths is None else "output_padded"]
+    assert edge.t is not None
+    batch = _step_batch(spec, edge.t)
+    if edge.tensor in ("x_t", "input"):  # what weight_ih multiplies
+        return (*batch, weights["weight_ih" + suffix][1])
+    if edge.tensor == "h_t":  # what weight_hh multiplies
+        return (*batch, weights["weight_hh" + suffix][1])
+    if edge.tensor == "c_t":  # one gate block of weight_hh
+        return (*batch, weights["weight_hh" + suffix][0] // gate_count(spec.kind.value))
+    assert edge.tensor == "output_t"
+    return (*batch, tensors["output" if spec.lengths is None else "output_padded"][-1])
+
+
+def _overlapping_labels(picture: Layout) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+    labels = picture.all_labels()
+    return [(a.lines, b.lines) for a, b in itertools.combinations(labels, 2) if a.box.overlaps(b.box)]
+
+
+@settings(max_examples=40, deadline=None)
+@given(drawn_specs())
+def test_every_edge_shape_equals_its_formula(spec: LayerSpec) -> None:
+    drawing = unroll(spec)
+    for edge in drawing.edges:
+        assert edge.shape == _expected_shape(spec, edge), edge
+
+
+@settings(max_examples=40, deadline=None)
+@given(drawn_specs())
+def test_one_cell_per_step_layer_and_direction(spec: LayerSpec) -> None:
+    drawing = unroll(spec)
+    assert len(drawing.cells) == len(drawing.steps_shown) * spec.num_layers * spec.directions
+    assert len(set(drawing.cells)) == len(drawing.cells)
+    assert drawing.steps_shown == sorted(set(drawing.steps_shown))
+    assert drawing.steps_shown[0] == 0 and drawing.steps_shown[-1] == drawing.seq_len - 1
+
+
+@settings(max_examples=40, deadline=None)
+@given(drawn_specs())
+def test_every_h_n_row_leaves_once_at_the_end_of_its_row(spec: LayerSpec) -> None:
+    drawing = unroll(spec)
+    picture = layout(drawing)
+    finals = [e for e in drawing.edges if e.tensor in ("h_n", "c_n", "h_1", "c_1")]
+    for name in {e.tensor for e in finals}:
+        rows = [e.index for e in finals if e.tensor == name]
+        expected_rows = [None] if spec.cell else list(range(spec.num_layers * spec.directions))
+        assert sorted(rows, key=lambda row: row or 0) == expected_rows
+    for position, edge in enumerate(drawing.edges):
+        if edge not in finals:
+            continue
+        assert edge.index is None or edge.index == edge.layer * spec.directions + (
+            edge.direction == "reverse"
+        )
+        assert edge.t == (drawing.seq_len - 1 if edge.direction == "forward" else 0)
+        (label,) = [label for label in picture.labels if position in label.edges]
+        row_cells = [c.box for c in picture.cells if abs(c.box.y + c.box.h / 2 - label.box.y) < 80]
+        if edge.direction == "forward":  # right of every cell of the picture
+            assert label.box.x > max(box.right for box in row_cells)
+        else:
+            assert label.box.right < min(box.x for box in row_cells)
+
+
+@settings(max_examples=40, deadline=None)
+@given(drawn_specs())
+def test_no_two_labels_overlap_and_every_edge_is_labelled(spec: LayerSpec) -> None:
+    drawing = unroll(spec)
+    picture = layout(drawing)
+    assert _overlapping_labels(picture) == []
+    named = {index for label in picture.labels for index in label.edges}
+    assert named == set(range(len(drawing.edges)))
+    for label in picture.all_labels():  # inside the picture
+        assert label.box.x >= 0 and label.box.right <= picture.width
+        assert label.box.y >= 0 and label.box.bottom <= picture.height
+    for cell in picture.cells:
+        assert not any(cell.box.overlaps(label.box) for label in picture.labels)
+
+
+def _crosses(box: Box, start: tuple[float, float], end: tuple[float, float]) -> bool:
+    """Whether an axis-parallel segment passes through the inside of ``box`` (an arrow may end
+    on its edge: the box is shrunk by a rounding error's width)."""
+    (x1, y1), (x2, y2) = start, end
+    box = Box(box.x + 1e-6, box.y + 1e-6, box.w - 2e-6, box.h - 2e-6)
+    if x1 == x2:
+        return box.x < x1 < box.right and max(min(y1, y2), box.y) < min(max(y1, y2), box.bottom)
+    assert y1 == y2, "every route is made of horizontal and vertical segments"
+    return box.y < y1 < box.bottom and max(min(x1, x2), box.x) < min(max(x1, x2), box.right)
+
+
+@settings(max_examples=30, deadline=None)
+@given(drawn_specs())
+def test_no_arrow_runs_through_a_label_or_a_cell(spec: LayerSpec) -> None:
+    picture = layout(unroll(spec))
+    boxes = [label.box for label in picture.all_labels()] + [cell.box for cell in picture.cells]
+    for box in boxes:
+        for arrow in picture.arrows:
+            for start, end in itertools.pairwise(arrow.points):
+                assert not _crosses(box, start, end), (box, start, end)
+
+
+def test_the_output_bar_carries_the_whole_output() -> None:
+    drawing = unroll(make_spec(Kind.gru, batch_first=True, seq_len=9, batch=3))
+    assert drawing.edges[-1].tensor == "output" and drawing.edges[-1].shape == (3, 9, 20)
+    texts = [line for label in layout(drawing).labels for line in label.lines]
+    assert "output (N, L, D·H_out) = (3, 9, 20)" in texts
+    assert "input (N, L, H_in) = (3, 9, 10)" in texts
+    assert drawing.x_t_source == "input[:, t]"
+
+
+def test_long_sequences_show_the_first_and_last_steps() -> None:
+    assert steps_to_show(100) == [0, 1, 98, 99]
+    assert steps_to_show(6) == [0, 1, 2, 3, 4, 5]
+    assert steps_to_show(7, (7, 5, 5, 2)) == [0, 1, 4, 5, 6]
+    assert len(steps_to_show(100, tuple(range(1, 101)))) == 8
+
+
+def test_bidirectional_two_layers_names_rows_and_output_slices() -> None:
+    drawing = unroll(make_spec(Kind.lstm, num_layers=2, bidirectional=True))
+    finals = {(e.tensor, e.index): e for e in drawing.edges if e.tensor in ("h_n", "c_n")}
+    assert finals[("h_n", 2)].layer == 1 and finals[("h_n", 2)].direction == "forward"
+    assert finals[("h_n", 2)].equals == "output[-1, :, 0:20]"
+    assert finals[("h_n", 3)].equals == "output[0, :, 20:40]" and finals[("h_n", 3)].t == 0
+    assert finals[("h_n", 1)].equals is None and finals[("c_n", 3)].equals is None
+    inputs = [e for e in drawing.edges if e.tensor == "input"]
+    assert {e.shape for e in inputs} == {(32, 40)} and len(inputs) == 4 * 2
+    assert drawing.steps_shown == [0, 1, 98, 99] and drawing.seq_len == 100
+
+
+def test_lengths_mark_each_sequence_end_and_shrink_the_batch() -> None:
+    drawing = unroll(make_spec(Kind.rnn, lengths=(7, 5, 5, 2)))
+    assert [(end.sequence, end.t, end.shown) for end in drawing.sequence_ends] == [
+        (0, 6, True),
+        (1, 4, True),
+        (2, 4, True),
+        (3, 1, True),
+    ]
+    x_t = {e.t: e.shape for e in drawing.edges if e.tensor == "x_t"}
+    assert x_t == {0: (4, 10), 1: (4, 10), 4: (3, 10), 5: (1, 10), 6: (1, 10)}
+    (h_n,) = [e for e in drawing.edges if e.tensor == "h_n"]
+    assert h_n.sequence_equals == (
+        "output_padded[6, 0, 0:20]",
+        "output_padded[4, 1, 0:20]",
+        "output_padded[4, 2, 0:20]",
+        "output_padded[1, 3, 0:20]",
+    )
+    marked = [cell for cell in layout(drawing).cells if cell.marked]
+    assert len(marked) == 3  # steps 6, 4 and 1
+
+
+def test_projection_narrows_h_but_not_c() -> None:
+    drawing = unroll(make_spec(Kind.lstm, hidden_size=20, proj_size=5, seq_len=3))
+    widths = {e.tensor: e.shape[-1] for e in drawing.edges}
+    assert (widths["h_t"], widths["h_n"], widths["c_t"], widths["c_n"], widths["output"]) == (5, 5, 20, 20, 5)
+
+
+# Against torch -----------------------------------------------------------------------------
+
+
+@pytest.mark.filterwarnings("ignore:dropout option adds dropout")
+@settings(max_examples=25, deadline=None)
+@given(drawn_specs())
+def test_edge_shapes_are_the_shapes_torch_gives(spec: LayerSpec) -> None:
+    from rnnscope.probe import probe
+
+    ran = probe(dataclasses.replace(spec, seq_len=min(spec.seq_len, 8)) if spec.lengths is None else spec)
+    drawing = unroll(ran.spec)
+    assert module_repr(ran.spec) == repr(ran.module)
+    outputs, inputs = ran.outputs, ran.inputs
+    output = outputs.get("output_padded", outputs.get("output"))
+    axis = _time_axis(ran.spec)
+    for edge in drawing.edges:
+        if edge.tensor in ("h_n", "c_n"):
+            assert tuple(outputs[edge.tensor][edge.index].shape) == edge.shape
+        elif edge.tensor in ("h_1", "c_1"):
+            assert tuple(outputs[edge.tensor].shape) == edge.shape
+        elif edge.tensor in ("h_0", "c_0") and edge.tensor in inputs:
+            state = inputs[edge.tensor]
+            assert tuple(state.shape if spec.cell else state[edge.index].shape) == edge.shape
+        elif edge.tensor == "output":
+            assert output is not None and tuple(output.shape) == edge.shape
+        elif edge.tensor == "x_t" and ran.packed_input is not None:
+            assert edge.t is not None
+            assert (int(ran.packed_input.batch_sizes[edge.t]), spec.input_size) == edge.shape
+        elif edge.tensor == "x_t" and not spec.cell:
+            assert tuple(inputs["input"].select(axis, edge.t).shape) == edge.shape
+        elif edge.tensor == "output_t" and ran.packed_input is None:
+            assert output is not None and tuple(output.select(axis, edge.t).shape) == edge.shape
+
+
+@pytest.mark.filterwarnings("ignore:dropout option adds dropout")
+@settings(max_examples=30, deadline=None)
+@given(layer_specs())
+def test_module_repr_is_torch_repr(spec: LayerSpec) -> None:
+    from rnnscope.probe import build_module
+    from rnnscope.runtime import torch
+
+    module = build_module(spec, torch.device("meta"), torch.float32)
+    assert module_repr(spec) == repr(module)
+
+
+# The files -------------------------------------------------------------------------------
+
+
+@settings(max_examples=20, deadline=None)
+@given(drawn_specs())
+def test_svg_parses_and_renders_to_png(spec: LayerSpec) -> None:
+    pytest.importorskip("drawsvg")
+    resvg = pytest.importorskip("resvg_py")
+    from rnnscope.render.svg import png_bytes, svg_text
+
+    drawing = unroll(spec)
+    picture = layout(drawing)
+    svg = svg_text(picture)
+    root = ElementTree.fromstring(svg)
+    rounded = [rect for rect in root.iter(f"{SVG}rect") if rect.get("rx") == "6"]
+    assert len(rounded) == len(drawing.cells)
+    texts = {text.text for text in root.iter(f"{SVG}text")}
+    assert drawing.module in texts
+    png = png_bytes(svg, max(picture.width, picture.height))
+    assert png.startswith(b"\x89PNG") and resvg is not None
+
+
+def test_draw_writes_svg_and_png_and_says_what_it_drew(tmp_path: Path) -> None:
+    pytest.importorskip("drawsvg")
+    pytest.importorskip("resvg_py")
+    svg, png = tmp_path / "lstm.svg", tmp_path / "lstm.png"
+    result = run_cli("draw", "lstm", "--layers", "2", "--bidirectional", "--svg", str(svg), "--png", str(png))
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines()[:3] == [
+        "LSTM(10, 20, num_layers=2, bidirectional=True)",
+        "drawn: 4 of 100 steps (t = 0, 1, …, 98, 99)",
+        "16 cells (4 steps × 2 layers × 2 directions), 61 edges",
+    ]
+    assert f"wrote {svg}" in result.stdout and f"wrote {png}" in result.stdout
+    assert ElementTree.parse(svg).getroot().tag == f"{SVG}svg"
+    assert png.read_bytes().startswith(b"\x89PNG")
+
+
+def test_draw_json_is_the_contract_document_and_still_writes(tmp_path: Path) -> None:
+    pytest.importorskip("drawsvg")
+    svg = tmp_path / "gru.svg"
+    document = run_json("draw", "gru", "--bidirectional", "-L", "3", "--svg", str(svg))
+    assert svg.exists() and document["files"] == [str(svg)]
+    assert document["steps_shown"] == [0, 1, 2] and document["seq_len"] == 3
+    assert document["cells"][0] == {"t": 0, "layer": 0, "direction": "forward"}
+    h_n = [edge for edge in document["edges"] if edge["tensor"] == "h_n"]
+    assert h_n[1] == {
+        "tensor": "h_n",
+        "t": 0,
+        "layer": 0,
+        "direction": "reverse",
+        "index": 1,
+        "shape": [32, 20],
+        "equals": "output[0, :, 20:40]",
+        "reason": None,
+    }
+    assert set(document["edges"][0]) == {"tensor", "t", "layer", "direction", "index", "shape"}
+
+
+def test_draw_json_alone_needs_no_file_and_no_library(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "drawsvg", None)
+    document = run_json("draw", "rnn", "--cell", "--unbatched")
+    assert document["files"] == [] and document["module"] == "RNNCell(10, 20)"
+    assert [(e["tensor"], e["shape"]) for e in document["edges"]] == [
+        ("x_t", [10]),
+        ("h_0", [20]),
+        ("h_1", [20]),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((), "error: draw needs --svg FILE or --png FILE (or --json for the picture as data)\n"),
+        (
+            ("--svg", "/no/such/folder/x.svg"),
+            "error: --svg /no/such/folder/x.svg: cannot write it (No such file or directory)\n",
+        ),
+        (("--svg", "x.svg", "--proj-size", "3"), "error: --proj-size applies to lstm only, not rnn\n"),
+    ],
+)
+def test_draw_bad_input_exits_2_with_one_line(args: tuple[str, ...], message: str) -> None:
+    pytest.importorskip("drawsvg")
+    result = run_cli("draw", "rnn", *args)
+    assert (result.exit_code, result.stdout, result.stderr) == (2, "", message)
+
+
+def test_draw_without_its_library_says_how_to_install_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setitem(sys.modules, "resvg_py", None)
+    png = tmp_path / "x.png"
+    result = run_cli("draw", "rnn", "--svg", str(tmp_path / "x.svg"), "--png", str(png))
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "error: draw --png needs the resvg_py package, which is not installed: pip install 'rnnscope[draw]'\n"
+    )
+    assert not (tmp_path / "x.svg").exists()  # nothing written before the check
+
+
+def test_unused_run_flags_are_noted() -> None:
+    document = run_json("draw", "rnn", "--device", "meta", "--seed", "3")
+    assert document["notes"] == ["--device meta, --seed 3: not used, draw builds nothing"]
+
+
+def test_the_drawing_is_plain_json() -> None:
+    drawing: Drawing = unroll(make_spec(Kind.lstm, lengths=(3, 1), bidirectional=True))
+    assert json.loads(json.dumps(drawing.to_dict(), allow_nan=False)) == drawing.to_dict()
