@@ -60,6 +60,11 @@ class FoundLayer:
             total += count
         return total
 
+    @property
+    def path(self) -> str:
+        """Container and prefix in one dotted name: tells apart equal prefixes in two state_dicts."""
+        return ".".join(part for part in (self.container, self.prefix) if part)
+
     def key(self, name: str) -> str:
         """The full key of a parameter as the file has it."""
         return f"{self.prefix}.{name}" if self.prefix else name

@@ -1,7 +1,7 @@
 """Rich views of the reports: the only package that imports rich.
 
 One module per command's view (``inspect``, ``verify`` with smoke, ``cost`` with compare,
-``bench``), and ``common`` for what they share. Every view reads a report object and nothing
+``bench``, ``load``), and ``common`` for what they share. Every view reads a report object and nothing
 else; the JSON view is ``report.to_dict()``. Tables are laid out to fit 80 columns; colour appears
 only on a terminal (Rich decides).
 """
@@ -10,6 +10,7 @@ from rnnscope.render.bench import bench_view
 from rnnscope.render.common import count, mark, print_view, progress_bar, size
 from rnnscope.render.cost import compare_view, cost_view
 from rnnscope.render.inspect import gate_table, inspect_view
+from rnnscope.render.load import load_view
 from rnnscope.render.verify import check_table, equation_table, smoke_view, verify_view
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "equation_table",
     "gate_table",
     "inspect_view",
+    "load_view",
     "mark",
     "print_view",
     "progress_bar",
