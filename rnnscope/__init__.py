@@ -13,6 +13,12 @@ The Python API is what the CLI is a thin layer over::
     from rnnscope import bench, compare
     bench(make_spec(Kind.lstm), "cpu", iters=5).fraction_of_matmul
 
+    from rnnscope import load, read_checkpoint
+    load("model.pt", expect="nn.LSTM(300, 512, num_layers=2)").expectation.mismatches
+    checkpoint = read_checkpoint("model.pt")           # never runs the file's pickle
+    layer = checkpoint.layers[0]                         # .prefix, .spec (a LayerSpec), .constructor
+    checkpoint.state_dict(layer)                         # its tensors, keys without the prefix
+
 Importing the package does not import torch; calling ``inspect`` (or the others) does.
 """
 
@@ -26,8 +32,10 @@ from rnnscope.spec import Kind, LayerSpec, make_spec
 
 if TYPE_CHECKING:
     from rnnscope.benchmark import bench
+    from rnnscope.checkpoint import read_checkpoint
     from rnnscope.comparison import compare
     from rnnscope.inspection import inspect
+    from rnnscope.loading import load
     from rnnscope.smoke import run_smoke
     from rnnscope.verification import verify
 
@@ -41,7 +49,9 @@ __all__ = [
     "bench",
     "compare",
     "inspect",
+    "load",
     "make_spec",
+    "read_checkpoint",
     "run_smoke",
     "verify",
 ]
@@ -56,6 +66,8 @@ _LAZY = {
     "run_smoke": "rnnscope.smoke",
     "compare": "rnnscope.comparison",
     "bench": "rnnscope.benchmark",
+    "load": "rnnscope.loading",
+    "read_checkpoint": "rnnscope.checkpoint",
 }
 
 
