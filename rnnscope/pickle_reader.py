@@ -14,6 +14,7 @@ not a list of our own: :func:`dangerous_globals`.
 
 from __future__ import annotations
 
+import _compat_pickle
 import io
 import logging
 import pickletools
@@ -384,5 +385,16 @@ def dangerous_globals(pickle_bytes: bytes, name: str) -> list[str]:
 
     scan = scan_pickle_bytes(io.BytesIO(pickle_bytes), name)
     return sorted(
-        {f"{found.module}.{found.name}" for found in scan.globals if found.safety is SafetyLevel.Dangerous}
+        {
+            python3_name(found.module, found.name)
+            for found in scan.globals
+            if found.safety is SafetyLevel.Dangerous
+        }
     )
+
+
+def python3_name(module: str, name: str) -> str:
+    """The global as Python 3 would import it: protocols 0-2 write Python 2 names
+    (``__builtin__.exec``, ``commands.call``) that the unpickler maps back."""
+    module, name = _compat_pickle.NAME_MAPPING.get((module, name), (module, name))
+    return f"{_compat_pickle.IMPORT_MAPPING.get(module, module)}.{name}"
