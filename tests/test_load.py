@@ -526,3 +526,27 @@ def test_subprocess(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["layers"][0]["constructor"] == "nn.LSTM(3, 4)"
     assert result.stderr == ""
+
+
+def test_golden_view(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, update_goldens: bool) -> None:
+    """The terminal view at 80 columns, without colour: a file with two layers and a mismatch."""
+    from io import StringIO
+
+    from rich.console import Console
+
+    from rnnscope.render import load_view, print_view
+
+    torch.manual_seed(0)
+    model = nn.Module()
+    model.encoder = nn.LSTM(10, 8, bidirectional=True)
+    model.decoder = nn.GRUCell(16, 4)
+    monkeypatch.chdir(tmp_path)
+    save(Path("model.pt"), {"epoch": 1, "state_dict": {f"module.{k}": v for k, v in model.state_dict().items()}})
+    console = Console(file=StringIO(), width=80, color_system=None, force_terminal=False)
+    print_view(load_view(load("model.pt", expect="nn.LSTM(10, 16, bidirectional=True)", stats=True)), console)
+    output = console.file.getvalue()  # type: ignore[attr-defined]
+    golden = Path(__file__).parent / "golden" / "load_two_layers.out"
+    if update_goldens:
+        golden.write_text(output)
+    assert output == golden.read_text()
+    assert max(len(line) for line in output.splitlines()) <= 80

@@ -54,7 +54,7 @@ def traced(*args: str, extra_env: dict[str, str] | None = None) -> tuple[set[str
     return {line.split("|")[-1].strip() for line in lines if line.startswith("import time:")}, result.stdout
 
 
-@pytest.mark.parametrize("args", [["--help"], ["inspect", "--help"]])
+@pytest.mark.parametrize("args", [["--help"], ["inspect", "--help"], ["load", "--help"]])
 def test_help_does_not_import_torch(args: list[str]) -> None:
     modules, stdout = traced("-m", "rnnscope", *args)
     assert "Usage:" in stdout
