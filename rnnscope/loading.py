@@ -203,10 +203,9 @@ def _notes(checkpoint: Checkpoint, layers: list[FoundLayer]) -> list[str]:
         unknown = _UNDETERMINED.get((kind, cell), ())
         if unknown:
             name = ("nn.{}Cell" if cell else "nn.{}").format(kind.name.upper())
-            notes.append(
-                f"{name}: the weights cannot tell {', '.join(unknown)}; the constructor leaves them at "
-                "PyTorch's defaults: set them as the code that made the file did"
-            )
+            listed = " and ".join([", ".join(unknown[:-1]), unknown[-1]] if len(unknown) > 1 else unknown)
+            verb = "are" if len(unknown) > 1 else "is"
+            notes.append(f"{name}: {listed} {verb} not in the weights; set as the code that saved the file did")
     if checkpoint.not_created:
         notes.append(
             "objects in the file that were not created (no global was imported): "

@@ -140,7 +140,7 @@ def test_several_layers_with_prefixes_and_lookalike_names(tmp_path: Path) -> Non
     ]
     assert document["problems"] == []
     assert any("module. prefix is added by nn.DataParallel" in note for note in document["notes"])
-    assert any("cannot tell nonlinearity" in note for note in document["notes"])
+    assert any("nn.RNNCell: nonlinearity is not in the weights" in note for note in document["notes"])
     assert document["layers"][1]["config"]["batch_first"] is None  # the weights cannot tell
 
 
