@@ -5,6 +5,7 @@ from __future__ import annotations
 import builtins
 import json
 import os
+import random
 import subprocess
 import sys
 import tempfile
@@ -344,7 +345,7 @@ def test_ordinary_globals_are_not_refused(tmp_path: Path) -> None:
     [
         (lambda p: p, "no such file"),
         (lambda p: (p.write_bytes(b""), p)[1], "is empty, not a checkpoint"),
-        (lambda p: (p.write_bytes(os.urandom(4096)), p)[1], "not a checkpoint"),
+        (lambda p: (p.write_bytes(random.Random(0).randbytes(4096)), p)[1], "not a checkpoint"),
         (lambda p: (p.mkdir(), p)[1], "is a directory"),
         (lambda p: (p.write_bytes(b"\x80\x02}q\x00."), p)[1], "a pickle, but not one torch.save wrote"),
     ],
