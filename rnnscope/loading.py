@@ -205,7 +205,7 @@ def _notes(checkpoint: Checkpoint, layers: list[FoundLayer]) -> list[str]:
             name = ("nn.{}Cell" if cell else "nn.{}").format(kind.name.upper())
             listed = " and ".join([", ".join(unknown[:-1]), unknown[-1]] if len(unknown) > 1 else unknown)
             verb = "are" if len(unknown) > 1 else "is"
-            notes.append(f"{name}: {listed} {verb} not in the weights; set as the code that saved the file did")
+            notes.append(f"{name}: {listed} {verb} not in the weights; set as the code that saved it did")
     if checkpoint.not_created:
         notes.append(
             "objects in the file that were not created (no global was imported): "

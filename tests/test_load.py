@@ -542,7 +542,8 @@ def test_golden_view(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, update_gol
     model.encoder = nn.LSTM(10, 8, bidirectional=True)
     model.decoder = nn.GRUCell(16, 4)
     monkeypatch.chdir(tmp_path)
-    save(Path("model.pt"), {"epoch": 1, "state_dict": {f"module.{k}": v for k, v in model.state_dict().items()}})
+    wrapped = {f"module.{k}": v for k, v in model.state_dict().items()}
+    save(Path("model.pt"), {"epoch": 1, "state_dict": wrapped})
     console = Console(file=StringIO(), width=80, color_system=None, force_terminal=False)
     print_view(load_view(load("model.pt", expect="nn.LSTM(10, 16, bidirectional=True)", stats=True)), console)
     output = console.file.getvalue()  # type: ignore[attr-defined]
