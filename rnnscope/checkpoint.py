@@ -24,7 +24,6 @@ import io
 import os
 import struct
 import zipfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -139,7 +138,10 @@ def _assemble(
 
 
 def _refuse_dangerous(file: Path, pickle_bytes: bytes) -> None:
-    dangerous = dangerous_globals(pickle_bytes, str(file))
+    try:
+        dangerous = dangerous_globals(pickle_bytes, str(file))
+    except PickleError as error:
+        raise BadInput(f"{file}: refused: {error}") from None
     if dangerous:
         calls = ", ".join(dangerous)
         raise BadInput(f"{file}: refused: its pickle would call {calls}; nothing in it was run")
@@ -150,6 +152,13 @@ def _unpickle(file: Path, pickle_bytes: bytes) -> Unpickled:
         return read_pickle(io.BytesIO(pickle_bytes))
     except PickleError as error:
         raise BadInput(f"{file}: not a readable checkpoint: {error}") from None
+
+
+def _containers(file: Path, value: Any) -> list[Container]:
+    try:
+        return containers_of(value)
+    except RecursionError:
+        raise BadInput(f"{file}: not a readable checkpoint: its objects nest too deeply") from None
 
 
 def containers_of(value: Any) -> list[Container]:
@@ -253,7 +262,7 @@ def _read_zip(file: Path) -> Checkpoint:
         members = {info.filename: info for info in archive.infolist()}
     reader = _ZipValues(file, top, members)
     format = "torchscript" if torchscript else "zip"
-    return _assemble(file, format, containers_of(unpickled.value), unpickled.not_created, reader)
+    return _assemble(file, format, _containers(file, unpickled.value), unpickled.not_created, reader)
 
 
 def _member(archive: zipfile.ZipFile, file: Path, name: str) -> bytes:
@@ -331,8 +340,9 @@ def _read_legacy(file: Path) -> Checkpoint:
     unpickled, keys = parts[2], parts[3].value
     if not isinstance(keys, list):
         raise BadInput(f"{file}: not a readable legacy checkpoint (no storage key list)")
-    reader = _LegacyValues(file, ends[-1], [str(key) for key in keys], _storages(unpickled.value))
-    return _assemble(file, "legacy", containers_of(unpickled.value), unpickled.not_created, reader)
+    containers = _containers(file, unpickled.value)
+    reader = _LegacyValues(file, ends[-1], [str(key) for key in keys], _storages(containers))
+    return _assemble(file, "legacy", containers, unpickled.not_created, reader)
 
 
 def _pickle_ends(handle: IO[bytes], count: int) -> list[int]:
@@ -345,7 +355,7 @@ def _pickle_ends(handle: IO[bytes], count: int) -> list[int]:
             stopped = False
             for opcode, _argument, _position in pickletools.genops(handle):
                 stopped = opcode.name == "STOP"
-        except ValueError:
+        except Exception:  # untrusted bytes: wherever genops gives up, the pickles end
             return ends
         if not stopped:
             return ends
@@ -360,9 +370,9 @@ def _unpickle_stream(file: Path, stream: IO[bytes]) -> Unpickled:
         raise BadInput(f"{file}: not a readable checkpoint: {error}") from None
 
 
-def _storages(value: Any) -> dict[str, StorageRef]:
+def _storages(containers: list[Container]) -> dict[str, StorageRef]:
     found: dict[str, StorageRef] = {}
-    for container in containers_of(value):
+    for container in containers:
         for info in container.tensors.values():
             assert isinstance(info.ref, TensorRef)
             found[info.ref.storage.key] = info.ref.storage
@@ -459,10 +469,3 @@ class _SafetensorsValues(_ValueReader):
         with safe_open(str(self.file), framework="pt") as opened:
             tensor: torch.Tensor = opened.get_tensor(str(info.ref))
         return tensor
-
-
-def iter_tensors(checkpoint: Checkpoint) -> Iterator[tuple[str, str, TensorInfo]]:
-    """(container, key, info) of every tensor in the file."""
-    for container in checkpoint.containers:
-        for key, info in container.tensors.items():
-            yield container.path, key, info

@@ -166,7 +166,7 @@ def read_pickle(data: IO[bytes]) -> Unpickled:
             _step(name, argument, stack, memo, result)
     except PickleError:
         raise
-    except (IndexError, KeyError, TypeError, ValueError) as error:
+    except Exception as error:  # untrusted bytes: any failure to follow them means a malformed pickle
         raise PickleError(f"malformed pickle ({type(error).__name__}: {error})") from None
     raise PickleError("the pickle ends before its STOP opcode (truncated?)")
 
@@ -380,10 +380,17 @@ def _build(target: Any, state: Any) -> None:
 
 
 def dangerous_globals(pickle_bytes: bytes, name: str) -> list[str]:
-    """The globals picklescan rates dangerous in these bytes (every pickle in them), as ``module.name``."""
+    """The globals picklescan rates dangerous in these bytes (every pickle in them), as ``module.name``.
+
+    Raises:
+        PickleError: picklescan could not scan the bytes (a file is never read unscanned).
+    """
     from picklescan.scanner import SafetyLevel, scan_pickle_bytes  # type: ignore[import-untyped]
 
-    scan = scan_pickle_bytes(io.BytesIO(pickle_bytes), name)
+    try:
+        scan = scan_pickle_bytes(io.BytesIO(pickle_bytes), name)
+    except Exception as error:  # picklescan gives up on some malformed streams: refuse them
+        raise PickleError(f"picklescan cannot scan it ({type(error).__name__}: {error})") from None
     return sorted(
         {
             python3_name(found.module, found.name)

@@ -552,3 +552,43 @@ def test_golden_view(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, update_gol
         golden.write_text(output)
     assert output == golden.read_text()
     assert max(len(line) for line in output.splitlines()) <= 80
+
+
+def test_deflated_archive(tmp_path: Path) -> None:
+    """A checkpoint re-zipped with compression: the values come through zipfile, not a seek."""
+    saved = save(tmp_path / "stored.pt", nn.GRU(3, 4, bidirectional=True).state_dict())
+    deflated = tmp_path / "deflated.pt"
+    with zipfile.ZipFile(saved) as source, zipfile.ZipFile(deflated, "w", zipfile.ZIP_DEFLATED) as target:
+        for name in source.namelist():
+            target.writestr(name, source.read(name))
+    checkpoint = read_checkpoint(deflated)
+    values = checkpoint.state_dict(checkpoint.layers[0])
+    for name, tensor in torch.load(saved, weights_only=True).items():
+        assert torch.equal(values[name], tensor)
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_damaged_pickles_never_give_a_traceback(data: st.DataObject) -> None:
+    """Bytes of a real data.pkl, overwritten or cut anywhere: a report or one error line."""
+    with tempfile.TemporaryDirectory() as folder:
+        saved = save(Path(folder) / "m.pt", {"state_dict": TwoLayers().state_dict()}, pickle_protocol=4)
+        with zipfile.ZipFile(saved) as archive:
+            members = {name: archive.read(name) for name in archive.namelist()}
+        pickle_name = next(name for name in members if name.endswith("data.pkl"))
+        payload = bytearray(members[pickle_name])
+        for _ in range(data.draw(st.integers(1, 4))):
+            position = data.draw(st.integers(0, len(payload) - 1))
+            payload[position] = data.draw(st.integers(0, 255))
+        members[pickle_name] = bytes(payload[: data.draw(st.integers(1, len(payload)))])
+        damaged = Path(folder) / "damaged.pt"
+        with zipfile.ZipFile(damaged, "w") as archive:
+            for name, content in members.items():
+                archive.writestr(name, content)
+        result = run_cli("load", str(damaged), "--json")
+        assert isinstance(result.exception, SystemExit | None), result.exception  # no traceback
+        assert result.exit_code in (0, 1, 2)
+        if result.exit_code == 2:
+            assert result.stdout == "" and result.stderr.count("\n") == 1
+        else:
+            json.loads(result.stdout)
