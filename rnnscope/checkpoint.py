@@ -75,8 +75,8 @@ class Checkpoint:
     containers: list[Container]
     layers: list[FoundLayer]
     problems: list[Problem]
+    reader: _ValueReader = field(repr=False)  # where the tensors' bytes are, for state_dict()
     not_created: list[str] = field(default_factory=list)  # qualified names of objects left as placeholders
-    _reader: _ValueReader | None = None
 
     @property
     def tensor_count(self) -> int:
@@ -88,8 +88,7 @@ class Checkpoint:
         Raises:
             BadInput: the bytes are not where the file says (a truncated file).
         """
-        assert self._reader is not None, "a checkpoint from read_checkpoint carries its reader"
-        return {name: self._reader.read(info) for name, info in layer.tensors.items()}
+        return {name: self.reader.read(info) for name, info in layer.tensors.items()}
 
 
 def read_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
@@ -131,7 +130,7 @@ def _assemble(
         found, trouble = find_layers(container.path, container.tensors)
         layers += found
         problems += trouble
-    return Checkpoint(file, format, containers, layers, problems, not_created, reader)
+    return Checkpoint(file, format, containers, layers, problems, reader, not_created)
 
 
 # --- pickles: refusal first, then the static walk ---------------------------------------------
@@ -298,7 +297,6 @@ class _ZipValues(_ValueReader):
 
     def read(self, info: TensorInfo) -> torch.Tensor:
         ref = info.ref
-        assert isinstance(ref, TensorRef)
         name = f"{self.top}/data/{ref.storage.key}"
         member = self.members.get(name)
         if member is None:
@@ -374,7 +372,6 @@ def _storages(containers: list[Container]) -> dict[str, StorageRef]:
     found: dict[str, StorageRef] = {}
     for container in containers:
         for info in container.tensors.values():
-            assert isinstance(info.ref, TensorRef)
             found[info.ref.storage.key] = info.ref.storage
     return found
 
@@ -405,7 +402,6 @@ class _LegacyValues(_ValueReader):
 
     def read(self, info: TensorInfo) -> torch.Tensor:
         ref = info.ref
-        assert isinstance(ref, TensorRef)
         offsets = self._locate()
         if ref.storage.key not in offsets:
             raise BadInput(f"{self.file}: storage {ref.storage.key} is not in the file")
