@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import io
 import os
-import struct
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +30,6 @@ from typing import IO, TYPE_CHECKING, Any
 from rnnscope.discovery import FoundLayer, Problem, TensorInfo, find_layers
 from rnnscope.errors import BadInput
 from rnnscope.pickle_reader import (
-    ELEMENT_BYTES,
     Call,
     Instance,
     PickleError,
@@ -41,6 +39,7 @@ from rnnscope.pickle_reader import (
     dangerous_globals,
     read_pickle,
 )
+from rnnscope.tensor_bytes import LegacyValues, SafetensorsValues, ValueReader, ZipValues
 
 if TYPE_CHECKING:
     import torch
@@ -48,7 +47,6 @@ if TYPE_CHECKING:
 # The legacy (pre-1.6) torch.save format opens with this number, pickled.
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 _ZIP_MAGIC = b"PK\x03\x04"
-_LOCAL_HEADER = struct.Struct("<4s5H3I2H")  # a zip member's local file header, 30 bytes
 
 FORMATS = {
     "zip": "torch.save zip archive",
@@ -75,7 +73,7 @@ class Checkpoint:
     containers: list[Container]
     layers: list[FoundLayer]
     problems: list[Problem]
-    reader: _ValueReader = field(repr=False)  # where the tensors' bytes are, for state_dict()
+    reader: ValueReader = field(repr=False)  # where the tensors' bytes are, for state_dict()
     not_created: list[str] = field(default_factory=list)  # qualified names of objects left as placeholders
 
     @property
@@ -122,7 +120,7 @@ def read_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
 
 
 def _assemble(
-    file: Path, format: str, containers: list[Container], not_created: list[str], reader: _ValueReader
+    file: Path, format: str, containers: list[Container], not_created: list[str], reader: ValueReader
 ) -> Checkpoint:
     layers: list[FoundLayer] = []
     problems: list[Problem] = []
@@ -259,7 +257,7 @@ def _read_zip(file: Path) -> Checkpoint:
             raise BadInput(f"{file}: a big-endian checkpoint; only little-endian files are supported")
         torchscript = any(name == f"{top}/constants.pkl" or name.startswith(f"{top}/code/") for name in names)
         members = {info.filename: info for info in archive.infolist()}
-    reader = _ZipValues(file, top, members)
+    reader = ZipValues(file, top, members)
     format = "torchscript" if torchscript else "zip"
     return _assemble(file, format, _containers(file, unpickled.value), unpickled.not_created, reader)
 
@@ -269,53 +267,6 @@ def _member(archive: zipfile.ZipFile, file: Path, name: str) -> bytes:
         return archive.read(name)
     except (zipfile.BadZipFile, OSError, EOFError) as error:
         raise BadInput(f"{file}: member {name} cannot be read ({error}); truncated?") from None
-
-
-class _ValueReader:
-    """Reads one tensor's bytes from the file, and only those."""
-
-    file: Path
-
-    def read(self, info: TensorInfo) -> torch.Tensor:
-        raise NotImplementedError
-
-    def _tensor(self, data: bytes, ref: TensorRef) -> torch.Tensor:
-        from rnnscope.runtime import torch
-
-        dtype = getattr(torch, ref.dtype)
-        if len(data) < ref.span * ELEMENT_BYTES[ref.dtype]:
-            raise BadInput(f"{self.file}: the bytes of storage {ref.storage.key} are cut short; truncated?")
-        if ref.numel == 0:
-            return torch.empty(ref.shape, dtype=dtype)
-        flat = torch.frombuffer(bytearray(data), dtype=dtype)
-        return flat.as_strided(ref.shape, ref.stride).clone()
-
-
-class _ZipValues(_ValueReader):
-    def __init__(self, file: Path, top: str, members: dict[str, zipfile.ZipInfo]) -> None:
-        self.file, self.top, self.members = file, top, members
-
-    def read(self, info: TensorInfo) -> torch.Tensor:
-        ref = info.ref
-        name = f"{self.top}/data/{ref.storage.key}"
-        member = self.members.get(name)
-        if member is None:
-            raise BadInput(f"{self.file}: storage {name} is missing from the archive")
-        size = ELEMENT_BYTES[ref.dtype]
-        start, length = ref.offset * size, ref.span * size
-        with open(self.file, "rb") as handle:
-            if member.compress_type == zipfile.ZIP_STORED:
-                # torch.save stores storages uncompressed: seek straight to the tensor's bytes.
-                handle.seek(member.header_offset)
-                header = _LOCAL_HEADER.unpack(handle.read(_LOCAL_HEADER.size))
-                name_length, extra_length = header[-2], header[-1]
-                handle.seek(member.header_offset + _LOCAL_HEADER.size + name_length + extra_length + start)
-                data = handle.read(length)
-            else:
-                with zipfile.ZipFile(handle) as archive, archive.open(member) as stream:
-                    stream.seek(start)
-                    data = stream.read(length)
-        return self._tensor(data, ref)
 
 
 # --- the legacy format: pickles, then each storage as (numel: int64, bytes) -------------------
@@ -339,7 +290,7 @@ def _read_legacy(file: Path) -> Checkpoint:
     if not isinstance(keys, list):
         raise BadInput(f"{file}: not a readable legacy checkpoint (no storage key list)")
     containers = _containers(file, unpickled.value)
-    reader = _LegacyValues(file, ends[-1], [str(key) for key in keys], _storages(containers))
+    reader = LegacyValues(file, ends[-1], [str(key) for key in keys], _storages(containers))
     return _assemble(file, "legacy", containers, unpickled.not_created, reader)
 
 
@@ -376,42 +327,6 @@ def _storages(containers: list[Container]) -> dict[str, StorageRef]:
     return found
 
 
-class _LegacyValues(_ValueReader):
-    def __init__(self, file: Path, data_start: int, keys: list[str], storages: dict[str, StorageRef]) -> None:
-        self.file, self.data_start, self.keys, self.storages = file, data_start, keys, storages
-        self._offsets: dict[str, int] | None = None
-
-    def _locate(self) -> dict[str, int]:
-        """Each storage's first data byte: hop over the (numel, bytes) records, reading 8 bytes each."""
-        if self._offsets is None:
-            offsets = {}
-            position = self.data_start
-            with open(self.file, "rb") as handle:
-                for key in self.keys:
-                    handle.seek(position)
-                    header = handle.read(8)
-                    if len(header) < 8:
-                        raise BadInput(f"{self.file}: storage {key} is cut short; truncated?")
-                    (numel,) = struct.unpack("<q", header)
-                    storage = self.storages.get(key)
-                    element = ELEMENT_BYTES[storage.dtype] if storage else 1
-                    offsets[key] = position + 8
-                    position += 8 + numel * element
-            self._offsets = offsets
-        return self._offsets
-
-    def read(self, info: TensorInfo) -> torch.Tensor:
-        ref = info.ref
-        offsets = self._locate()
-        if ref.storage.key not in offsets:
-            raise BadInput(f"{self.file}: storage {ref.storage.key} is not in the file")
-        size = ELEMENT_BYTES[ref.dtype]
-        with open(self.file, "rb") as handle:
-            handle.seek(offsets[ref.storage.key] + ref.offset * size)
-            data = handle.read(ref.span * size)
-        return self._tensor(data, ref)
-
-
 # --- safetensors ----------------------------------------------------------------------------
 
 
@@ -438,7 +353,7 @@ def _read_safetensors(file: Path) -> Checkpoint:
     except Exception as error:  # safetensors raises its own SafetensorError for every bad header
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise BadInput(f"{file}: not a readable safetensors file ({first})") from None
-    return _assemble(file, "safetensors", [Container("", tensors)], [], _SafetensorsValues(file))
+    return _assemble(file, "safetensors", [Container("", tensors)], [], SafetensorsValues(file))
 
 
 _SAFETENSORS_DTYPES = {
@@ -453,15 +368,3 @@ _SAFETENSORS_DTYPES = {
     "U8": "uint8",
     "BOOL": "bool",
 }
-
-
-class _SafetensorsValues(_ValueReader):
-    def __init__(self, file: Path) -> None:
-        self.file = file
-
-    def read(self, info: TensorInfo) -> torch.Tensor:
-        from safetensors import safe_open
-
-        with safe_open(str(self.file), framework="pt") as opened:
-            tensor: torch.Tensor = opened.get_tensor(str(info.ref))
-        return tensor

@@ -414,7 +414,7 @@ def load_command(
     run: Annotated[
         bool, _option("--run", help="Rebuild each layer, load its tensors strictly and verify it.")
     ] = False,
-    seed: SeedOption = 0,
+    seed: Annotated[int, _option("--seed", help="Seed of the synthetic input for --run.")] = 0,
 ) -> int:
     """Find the recurrent layers in a checkpoint and inspect them, reading the file without
     running it: its pickle is walked statically, nothing it names is imported or called, and a
