@@ -592,3 +592,13 @@ def test_damaged_pickles_never_give_a_traceback(data: st.DataObject) -> None:
             assert result.stdout == "" and result.stderr.count("\n") == 1
         else:
             json.loads(result.stdout)
+
+
+def test_prefixes_from_the_wild(tmp_path: Path) -> None:
+    """Leading underscores and deep numeric nesting stay exactly as the keys have them."""
+    deep = "_model_8k.freq_encoder.3.dconv.layers.0.3.lstm"
+    state = {f"{deep}.{k}": v for k, v in nn.LSTM(4, 2, bidirectional=True).state_dict().items()}
+    state["_model_8k.freq_encoder.3.dconv.layers.0.3.lstm_proj.weight"] = torch.zeros(2, 4)
+    path = save(tmp_path / "htdemucs.th", {"state": state})
+    (layer,) = assert_loads_strictly(path)["layers"]
+    assert (layer["container"], layer["prefix"]) == ("state", deep)
