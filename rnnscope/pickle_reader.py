@@ -75,10 +75,6 @@ class Global:
     module: str
     name: str
 
-    @property
-    def qualified(self) -> str:
-        return f"{self.module}.{self.name}"
-
 
 @dataclass(eq=False)
 class Call:
@@ -362,7 +358,7 @@ def _new(cls: Any, args: Any, result: Unpickled) -> Any:
 
 
 def _created(placeholder: Call | Instance, func: Any, result: Unpickled) -> Call | Instance:
-    name = func.qualified if isinstance(func, Global) else type(func).__name__
+    name = python3_name(func.module, func.name) if isinstance(func, Global) else type(func).__name__
     if name not in result.not_created:
         result.not_created.append(name)
     return placeholder

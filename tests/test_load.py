@@ -602,3 +602,16 @@ def test_prefixes_from_the_wild(tmp_path: Path) -> None:
     path = save(tmp_path / "htdemucs.th", {"state": state})
     (layer,) = assert_loads_strictly(path)["layers"]
     assert (layer["container"], layer["prefix"]) == ("state", deep)
+
+
+def test_safetensors_without_the_library(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    safetensors_torch = pytest.importorskip("safetensors.torch")
+    path = tmp_path / "model.safetensors"
+    safetensors_torch.save_file(nn.GRU(3, 4).state_dict(), str(path))
+    monkeypatch.setitem(sys.modules, "safetensors", None)  # import safetensors now fails
+    result = run_cli("load", str(path))
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == (
+        f"error: {path}: a safetensors file, but the safetensors package is not installed: "
+        "pip install 'rnnscope[safetensors]'\n"
+    )
