@@ -615,3 +615,22 @@ def test_safetensors_without_the_library(tmp_path: Path, monkeypatch: pytest.Mon
         f"error: {path}: a safetensors file, but the safetensors package is not installed: "
         "pip install 'rnnscope[safetensors]'\n"
     )
+
+
+def test_file_saved_on_a_gpu_reads_without_one(tmp_path: Path) -> None:
+    """Storages saved from CUDA carry location 'cuda:0': the bytes are read all the same, on the CPU."""
+    saved = save(tmp_path / "cpu.pt", nn.LSTM(3, 4).state_dict(), pickle_protocol=2)
+    on_gpu = tmp_path / "gpu.pt"
+    with zipfile.ZipFile(saved) as source, zipfile.ZipFile(on_gpu, "w") as target:
+        for name in source.namelist():
+            content = source.read(name)
+            if name.endswith("data.pkl"):
+                assert b"X\x03\x00\x00\x00cpu" in content  # BINUNICODE 'cpu'
+                content = content.replace(b"X\x03\x00\x00\x00cpu", b"X\x06\x00\x00\x00cuda:0")
+            target.writestr(name, content)
+    checkpoint = read_checkpoint(on_gpu)
+    assert {info.ref.storage.location for info in checkpoint.layers[0].tensors.values()} == {"cuda:0"}
+    values = checkpoint.state_dict(checkpoint.layers[0])
+    for name, tensor in torch.load(saved, weights_only=True).items():
+        assert torch.equal(values[name], tensor) and values[name].device.type == "cpu"
+    assert run_json("load", str(on_gpu), "--run")["ok"] is True
