@@ -15,6 +15,11 @@ The Python API is what the CLI is a thin layer over::
 
     from rnnscope import gradients
     gradients([make_spec(Kind.lstm)], forget_biases=(0.0, 3.0)).rows[1].horizon
+    from rnnscope import load, read_checkpoint
+    load("model.pt", expect="nn.LSTM(300, 512, num_layers=2)").expectation.mismatches
+    checkpoint = read_checkpoint("model.pt")           # never runs the file's pickle
+    layer = checkpoint.layers[0]                         # .prefix, .spec (a LayerSpec), .constructor
+    checkpoint.state_dict(layer)                         # its tensors, keys without the prefix
 
 Importing the package does not import torch; calling ``inspect`` (or the others) does.
 """
@@ -29,9 +34,11 @@ from rnnscope.spec import Kind, LayerSpec, make_spec
 
 if TYPE_CHECKING:
     from rnnscope.benchmark import bench
+    from rnnscope.checkpoint import read_checkpoint
     from rnnscope.comparison import compare
     from rnnscope.gradients import gradients
     from rnnscope.inspection import inspect
+    from rnnscope.loading import load
     from rnnscope.smoke import run_smoke
     from rnnscope.verification import verify
 
@@ -46,7 +53,9 @@ __all__ = [
     "compare",
     "gradients",
     "inspect",
+    "load",
     "make_spec",
+    "read_checkpoint",
     "run_smoke",
     "verify",
 ]
@@ -62,6 +71,8 @@ _LAZY = {
     "compare": "rnnscope.comparison",
     "bench": "rnnscope.benchmark",
     "gradients": "rnnscope.gradients",
+    "load": "rnnscope.loading",
+    "read_checkpoint": "rnnscope.checkpoint",
 }
 
 

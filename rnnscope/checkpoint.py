@@ -22,9 +22,7 @@ from __future__ import annotations
 
 import io
 import os
-import struct
 import zipfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -32,7 +30,6 @@ from typing import IO, TYPE_CHECKING, Any
 from rnnscope.discovery import FoundLayer, Problem, TensorInfo, find_layers
 from rnnscope.errors import BadInput
 from rnnscope.pickle_reader import (
-    ELEMENT_BYTES,
     Call,
     Instance,
     PickleError,
@@ -42,6 +39,7 @@ from rnnscope.pickle_reader import (
     dangerous_globals,
     read_pickle,
 )
+from rnnscope.tensor_bytes import LegacyValues, SafetensorsValues, ValueReader, ZipValues
 
 if TYPE_CHECKING:
     import torch
@@ -49,7 +47,6 @@ if TYPE_CHECKING:
 # The legacy (pre-1.6) torch.save format opens with this number, pickled.
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 _ZIP_MAGIC = b"PK\x03\x04"
-_LOCAL_HEADER = struct.Struct("<4s5H3I2H")  # a zip member's local file header, 30 bytes
 
 FORMATS = {
     "zip": "torch.save zip archive",
@@ -76,8 +73,8 @@ class Checkpoint:
     containers: list[Container]
     layers: list[FoundLayer]
     problems: list[Problem]
+    reader: ValueReader = field(repr=False)  # where the tensors' bytes are, for state_dict()
     not_created: list[str] = field(default_factory=list)  # qualified names of objects left as placeholders
-    _reader: _ValueReader | None = None
 
     @property
     def tensor_count(self) -> int:
@@ -89,8 +86,7 @@ class Checkpoint:
         Raises:
             BadInput: the bytes are not where the file says (a truncated file).
         """
-        assert self._reader is not None, "a checkpoint from read_checkpoint carries its reader"
-        return {name: self._reader.read(info) for name, info in layer.tensors.items()}
+        return {name: self.reader.read(info) for name, info in layer.tensors.items()}
 
 
 def read_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
@@ -124,7 +120,7 @@ def read_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
 
 
 def _assemble(
-    file: Path, format: str, containers: list[Container], not_created: list[str], reader: _ValueReader
+    file: Path, format: str, containers: list[Container], not_created: list[str], reader: ValueReader
 ) -> Checkpoint:
     layers: list[FoundLayer] = []
     problems: list[Problem] = []
@@ -132,14 +128,17 @@ def _assemble(
         found, trouble = find_layers(container.path, container.tensors)
         layers += found
         problems += trouble
-    return Checkpoint(file, format, containers, layers, problems, not_created, reader)
+    return Checkpoint(file, format, containers, layers, problems, reader, not_created)
 
 
 # --- pickles: refusal first, then the static walk ---------------------------------------------
 
 
 def _refuse_dangerous(file: Path, pickle_bytes: bytes) -> None:
-    dangerous = dangerous_globals(pickle_bytes, str(file))
+    try:
+        dangerous = dangerous_globals(pickle_bytes, str(file))
+    except PickleError as error:
+        raise BadInput(f"{file}: refused: {error}") from None
     if dangerous:
         calls = ", ".join(dangerous)
         raise BadInput(f"{file}: refused: its pickle would call {calls}; nothing in it was run")
@@ -150,6 +149,13 @@ def _unpickle(file: Path, pickle_bytes: bytes) -> Unpickled:
         return read_pickle(io.BytesIO(pickle_bytes))
     except PickleError as error:
         raise BadInput(f"{file}: not a readable checkpoint: {error}") from None
+
+
+def _containers(file: Path, value: Any) -> list[Container]:
+    try:
+        return containers_of(value)
+    except RecursionError:
+        raise BadInput(f"{file}: not a readable checkpoint: its objects nest too deeply") from None
 
 
 def containers_of(value: Any) -> list[Container]:
@@ -251,9 +257,9 @@ def _read_zip(file: Path) -> Checkpoint:
             raise BadInput(f"{file}: a big-endian checkpoint; only little-endian files are supported")
         torchscript = any(name == f"{top}/constants.pkl" or name.startswith(f"{top}/code/") for name in names)
         members = {info.filename: info for info in archive.infolist()}
-    reader = _ZipValues(file, top, members)
+    reader = ZipValues(file, top, members)
     format = "torchscript" if torchscript else "zip"
-    return _assemble(file, format, containers_of(unpickled.value), unpickled.not_created, reader)
+    return _assemble(file, format, _containers(file, unpickled.value), unpickled.not_created, reader)
 
 
 def _member(archive: zipfile.ZipFile, file: Path, name: str) -> bytes:
@@ -261,54 +267,6 @@ def _member(archive: zipfile.ZipFile, file: Path, name: str) -> bytes:
         return archive.read(name)
     except (zipfile.BadZipFile, OSError, EOFError) as error:
         raise BadInput(f"{file}: member {name} cannot be read ({error}); truncated?") from None
-
-
-class _ValueReader:
-    """Reads one tensor's bytes from the file, and only those."""
-
-    file: Path
-
-    def read(self, info: TensorInfo) -> torch.Tensor:
-        raise NotImplementedError
-
-    def _tensor(self, data: bytes, ref: TensorRef) -> torch.Tensor:
-        from rnnscope.runtime import torch
-
-        dtype = getattr(torch, ref.dtype)
-        if len(data) < ref.span * ELEMENT_BYTES[ref.dtype]:
-            raise BadInput(f"{self.file}: the bytes of storage {ref.storage.key} are cut short; truncated?")
-        if ref.numel == 0:
-            return torch.empty(ref.shape, dtype=dtype)
-        flat = torch.frombuffer(bytearray(data), dtype=dtype)
-        return flat.as_strided(ref.shape, ref.stride).clone()
-
-
-class _ZipValues(_ValueReader):
-    def __init__(self, file: Path, top: str, members: dict[str, zipfile.ZipInfo]) -> None:
-        self.file, self.top, self.members = file, top, members
-
-    def read(self, info: TensorInfo) -> torch.Tensor:
-        ref = info.ref
-        assert isinstance(ref, TensorRef)
-        name = f"{self.top}/data/{ref.storage.key}"
-        member = self.members.get(name)
-        if member is None:
-            raise BadInput(f"{self.file}: storage {name} is missing from the archive")
-        size = ELEMENT_BYTES[ref.dtype]
-        start, length = ref.offset * size, ref.span * size
-        with open(self.file, "rb") as handle:
-            if member.compress_type == zipfile.ZIP_STORED:
-                # torch.save stores storages uncompressed: seek straight to the tensor's bytes.
-                handle.seek(member.header_offset)
-                header = _LOCAL_HEADER.unpack(handle.read(_LOCAL_HEADER.size))
-                name_length, extra_length = header[-2], header[-1]
-                handle.seek(member.header_offset + _LOCAL_HEADER.size + name_length + extra_length + start)
-                data = handle.read(length)
-            else:
-                with zipfile.ZipFile(handle) as archive, archive.open(member) as stream:
-                    stream.seek(start)
-                    data = stream.read(length)
-        return self._tensor(data, ref)
 
 
 # --- the legacy format: pickles, then each storage as (numel: int64, bytes) -------------------
@@ -331,8 +289,9 @@ def _read_legacy(file: Path) -> Checkpoint:
     unpickled, keys = parts[2], parts[3].value
     if not isinstance(keys, list):
         raise BadInput(f"{file}: not a readable legacy checkpoint (no storage key list)")
-    reader = _LegacyValues(file, ends[-1], [str(key) for key in keys], _storages(unpickled.value))
-    return _assemble(file, "legacy", containers_of(unpickled.value), unpickled.not_created, reader)
+    containers = _containers(file, unpickled.value)
+    reader = LegacyValues(file, ends[-1], [str(key) for key in keys], _storages(containers))
+    return _assemble(file, "legacy", containers, unpickled.not_created, reader)
 
 
 def _pickle_ends(handle: IO[bytes], count: int) -> list[int]:
@@ -345,7 +304,7 @@ def _pickle_ends(handle: IO[bytes], count: int) -> list[int]:
             stopped = False
             for opcode, _argument, _position in pickletools.genops(handle):
                 stopped = opcode.name == "STOP"
-        except ValueError:
+        except Exception:  # untrusted bytes: wherever genops gives up, the pickles end
             return ends
         if not stopped:
             return ends
@@ -360,50 +319,12 @@ def _unpickle_stream(file: Path, stream: IO[bytes]) -> Unpickled:
         raise BadInput(f"{file}: not a readable checkpoint: {error}") from None
 
 
-def _storages(value: Any) -> dict[str, StorageRef]:
+def _storages(containers: list[Container]) -> dict[str, StorageRef]:
     found: dict[str, StorageRef] = {}
-    for container in containers_of(value):
+    for container in containers:
         for info in container.tensors.values():
-            assert isinstance(info.ref, TensorRef)
             found[info.ref.storage.key] = info.ref.storage
     return found
-
-
-class _LegacyValues(_ValueReader):
-    def __init__(self, file: Path, data_start: int, keys: list[str], storages: dict[str, StorageRef]) -> None:
-        self.file, self.data_start, self.keys, self.storages = file, data_start, keys, storages
-        self._offsets: dict[str, int] | None = None
-
-    def _locate(self) -> dict[str, int]:
-        """Each storage's first data byte: hop over the (numel, bytes) records, reading 8 bytes each."""
-        if self._offsets is None:
-            offsets = {}
-            position = self.data_start
-            with open(self.file, "rb") as handle:
-                for key in self.keys:
-                    handle.seek(position)
-                    header = handle.read(8)
-                    if len(header) < 8:
-                        raise BadInput(f"{self.file}: storage {key} is cut short; truncated?")
-                    (numel,) = struct.unpack("<q", header)
-                    storage = self.storages.get(key)
-                    element = ELEMENT_BYTES[storage.dtype] if storage else 1
-                    offsets[key] = position + 8
-                    position += 8 + numel * element
-            self._offsets = offsets
-        return self._offsets
-
-    def read(self, info: TensorInfo) -> torch.Tensor:
-        ref = info.ref
-        assert isinstance(ref, TensorRef)
-        offsets = self._locate()
-        if ref.storage.key not in offsets:
-            raise BadInput(f"{self.file}: storage {ref.storage.key} is not in the file")
-        size = ELEMENT_BYTES[ref.dtype]
-        with open(self.file, "rb") as handle:
-            handle.seek(offsets[ref.storage.key] + ref.offset * size)
-            data = handle.read(ref.span * size)
-        return self._tensor(data, ref)
 
 
 # --- safetensors ----------------------------------------------------------------------------
@@ -432,7 +353,7 @@ def _read_safetensors(file: Path) -> Checkpoint:
     except Exception as error:  # safetensors raises its own SafetensorError for every bad header
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise BadInput(f"{file}: not a readable safetensors file ({first})") from None
-    return _assemble(file, "safetensors", [Container("", tensors)], [], _SafetensorsValues(file))
+    return _assemble(file, "safetensors", [Container("", tensors)], [], SafetensorsValues(file))
 
 
 _SAFETENSORS_DTYPES = {
@@ -447,22 +368,3 @@ _SAFETENSORS_DTYPES = {
     "U8": "uint8",
     "BOOL": "bool",
 }
-
-
-class _SafetensorsValues(_ValueReader):
-    def __init__(self, file: Path) -> None:
-        self.file = file
-
-    def read(self, info: TensorInfo) -> torch.Tensor:
-        from safetensors import safe_open
-
-        with safe_open(str(self.file), framework="pt") as opened:
-            tensor: torch.Tensor = opened.get_tensor(str(info.ref))
-        return tensor
-
-
-def iter_tensors(checkpoint: Checkpoint) -> Iterator[tuple[str, str, TensorInfo]]:
-    """(container, key, info) of every tensor in the file."""
-    for container in checkpoint.containers:
-        for key, info in container.tensors.items():
-            yield container.path, key, info

@@ -592,6 +592,45 @@ def draw_command(
     return 0
 
 
+@app.command("load")
+@command
+def load_command(
+    file: Annotated[
+        Path,
+        typer.Argument(help="A torch.save file (zip or legacy), TorchScript archive or safetensors file."),
+    ],
+    output: Output,
+    prefix: Annotated[
+        Optional[str], _option("--prefix", help="Only the layer whose keys start with exactly this prefix.")
+    ] = None,
+    expect: Annotated[
+        Optional[str],
+        _option("--expect", help="Compare with a constructor, e.g. 'nn.LSTM(300, 512, num_layers=2)'."),
+    ] = None,
+    stats: Annotated[
+        bool, _option("--stats", help="Mean, std, min, max of each gate block of the weights and biases.")
+    ] = False,
+    run: Annotated[
+        bool, _option("--run", help="Rebuild each layer, load its tensors strictly and verify it.")
+    ] = False,
+    seed: Annotated[int, _option("--seed", help="Seed of the synthetic input for --run.")] = 0,
+) -> int:
+    """Find the recurrent layers in a checkpoint and inspect them, reading the file without
+    running it: its pickle is walked statically, nothing it names is imported or called, and a
+    pickle that would call something dangerous is refused.
+
+    Each layer gets its config, the constructor that loads its tensors with strict=True, and
+    its parameters beside the documented formulas. Exit 0, 1 when a layer's tensors are missing
+    or misshaped, --expect differs or --run fails a check, 2 for a bad or unsafe file.
+    """
+    from rnnscope.loading import load
+    from rnnscope.render import load_view
+
+    report = load(str(file), prefix=prefix, expect=expect, stats=stats, run=run, seed=seed)
+    output.show(report, load_view)
+    return 0 if report.ok else 1
+
+
 def main() -> None:
     """Run the CLI; after a command that imported torch, leave without the interpreter's teardown.
 

@@ -60,6 +60,11 @@ class FoundLayer:
             total += count
         return total
 
+    @property
+    def path(self) -> str:
+        """Container and prefix in one dotted name: tells apart equal prefixes in two state_dicts."""
+        return ".".join(part for part in (self.container, self.prefix) if part)
+
     def key(self, name: str) -> str:
         """The full key of a parameter as the file has it."""
         return f"{self.prefix}.{name}" if self.prefix else name
@@ -126,6 +131,12 @@ def find_layers(container: str, tensors: dict[str, TensorInfo]) -> tuple[list[Fo
     return layers, problems
 
 
+def _layer_index(name: str) -> int:
+    """k of a ``…_l{k}`` name (0 for a cell's)."""
+    match = _NAME.match(name)
+    return int(match.group("layer")) if match is not None and match.group("layer") is not None else 0
+
+
 def _key(prefix: str, name: str) -> str:
     return f"{prefix}.{name}" if prefix else name
 
@@ -150,7 +161,7 @@ def _infer(container: str, prefix: str, cell: bool, group: dict[str, TensorInfo]
             f"hidden_size {hidden}" + (" with weight_hr (LSTM only)" if hr is not None else ""),
             [name for name in (f"weight_hh{suffix}", f"weight_hr{suffix}") if name in group],
         )
-    layers = 1 + max((int(_NAME.match(name).group("layer") or 0) for name in group), default=0)  # type: ignore[union-attr]
+    layers = 1 + max(_layer_index(name) for name in group)
     spec = LayerSpec(
         kind=kind,
         cell=cell,

@@ -14,6 +14,7 @@ not a list of our own: :func:`dangerous_globals`.
 
 from __future__ import annotations
 
+import _compat_pickle
 import io
 import logging
 import pickletools
@@ -73,10 +74,6 @@ class Global:
 
     module: str
     name: str
-
-    @property
-    def qualified(self) -> str:
-        return f"{self.module}.{self.name}"
 
 
 @dataclass(eq=False)
@@ -165,7 +162,7 @@ def read_pickle(data: IO[bytes]) -> Unpickled:
             _step(name, argument, stack, memo, result)
     except PickleError:
         raise
-    except (IndexError, KeyError, TypeError, ValueError) as error:
+    except Exception as error:  # untrusted bytes: any failure to follow them means a malformed pickle
         raise PickleError(f"malformed pickle ({type(error).__name__}: {error})") from None
     raise PickleError("the pickle ends before its STOP opcode (truncated?)")
 
@@ -361,7 +358,7 @@ def _new(cls: Any, args: Any, result: Unpickled) -> Any:
 
 
 def _created(placeholder: Call | Instance, func: Any, result: Unpickled) -> Call | Instance:
-    name = func.qualified if isinstance(func, Global) else type(func).__name__
+    name = python3_name(func.module, func.name) if isinstance(func, Global) else type(func).__name__
     if name not in result.not_created:
         result.not_created.append(name)
     return placeholder
@@ -379,10 +376,28 @@ def _build(target: Any, state: Any) -> None:
 
 
 def dangerous_globals(pickle_bytes: bytes, name: str) -> list[str]:
-    """The globals picklescan rates dangerous in these bytes (every pickle in them), as ``module.name``."""
+    """The globals picklescan rates dangerous in these bytes (every pickle in them), as ``module.name``.
+
+    Raises:
+        PickleError: picklescan could not scan the bytes (a file is never read unscanned).
+    """
     from picklescan.scanner import SafetyLevel, scan_pickle_bytes  # type: ignore[import-untyped]
 
-    scan = scan_pickle_bytes(io.BytesIO(pickle_bytes), name)
+    try:
+        scan = scan_pickle_bytes(io.BytesIO(pickle_bytes), name)
+    except Exception as error:  # picklescan gives up on some malformed streams: refuse them
+        raise PickleError(f"picklescan cannot scan it ({type(error).__name__}: {error})") from None
     return sorted(
-        {f"{found.module}.{found.name}" for found in scan.globals if found.safety is SafetyLevel.Dangerous}
+        {
+            python3_name(found.module, found.name)
+            for found in scan.globals
+            if found.safety is SafetyLevel.Dangerous
+        }
     )
+
+
+def python3_name(module: str, name: str) -> str:
+    """The global as Python 3 would import it: protocols 0-2 write Python 2 names
+    (``__builtin__.exec``, ``commands.call``) that the unpickler maps back."""
+    module, name = _compat_pickle.NAME_MAPPING.get((module, name), (module, name))
+    return f"{_compat_pickle.IMPORT_MAPPING.get(module, module)}.{name}"

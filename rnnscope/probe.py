@@ -133,6 +133,7 @@ def probe(
     dtype: str = "float32",
     seed: int = 0,
     training: bool = True,
+    weights: dict[str, torch.Tensor] | None = None,
 ) -> Probe:
     """Build the module, make its input and run the forward pass.
 
@@ -142,6 +143,8 @@ def probe(
         dtype: a name from ``spec.DTYPES``.
         seed: seeds torch's generator before the weights and the input are drawn.
         training: False puts the module in eval mode (dropout off).
+        weights: a state_dict to load with ``strict=True`` instead of the seeded initial weights
+            (``load --run``); the seed still draws the input.
 
     Raises:
         BadInput: a device that is not here, or a configuration that cannot fit it.
@@ -154,6 +157,8 @@ def probe(
     with run_failures(torch_device), notes_from_warnings(notes):
         torch.manual_seed(seed)
         module = build_module(spec, torch_device, torch_dtype).train(training)
+        if weights is not None:
+            module.load_state_dict(weights, strict=True)
         inputs = make_inputs(spec, torch_device, torch_dtype)
         result = Probe(spec, torch_device, torch_dtype, module, inputs, notes=notes)
         result.skipped_reason = meta_skip_reason(spec) if torch_device.type == "meta" else None

@@ -486,3 +486,157 @@ class LayoutReport:
             "source": self.source,
             "ok": self.ok,
         }
+
+
+@dataclass(frozen=True)
+class LoadedLayer:
+    """One recurrent layer found in a checkpoint, with the inspect tables of its parameters.
+
+    ``config`` holds what the weights tell; ``batch_first``, ``dropout`` and (RNN)
+    ``nonlinearity`` are None: no tensor records them.
+    """
+
+    container: str  # where its state_dict sits in the file; "" for the file itself
+    prefix: str  # as the state_dict's keys have it; "" for none
+    kind: str
+    cell: bool
+    config: dict[str, Any]
+    dtype: str
+    constructor: str
+    parameters: list[ParameterRow]  # the file's shapes beside the formulas', named without the prefix
+    layers: list[LayerParameters]
+    total_params: int
+    expected_total_params: int
+
+    @property
+    def ok(self) -> bool:
+        return all(row.ok for row in self.parameters) and self.total_params == self.expected_total_params
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "container": self.container,
+            "prefix": self.prefix,
+            "kind": self.kind,
+            "cell": self.cell,
+            "config": self.config,
+            "dtype": self.dtype,
+            "total_params": self.total_params,
+            "expected_total_params": self.expected_total_params,
+            "constructor": self.constructor,
+            "parameters": [row.to_dict() for row in self.parameters],
+            "layers": [row.to_dict() for row in self.layers],
+            "ok": self.ok,
+        }
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """A setting where the file's layer and the user's constructor differ, and the tensor that shows it."""
+
+    prefix: str
+    field: str
+    file: Any
+    expected: Any
+    evidence: str  # e.g. "weight_hh_l0 (512, 128)"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "prefix": self.prefix,
+            "field": self.field,
+            "file": self.file,
+            "expected": self.expected,
+            "evidence": self.evidence,
+        }
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """``load --expect``: the user's constructor against one layer of the file."""
+
+    constructor: str  # as the user wrote it
+    module: str  # repr() of what PyTorch built from it (on meta)
+    container: str
+    prefix: str
+    mismatches: list[Mismatch]
+    pytorch_error: str | None  # load_state_dict's message for that pair, None when it loads
+
+    @property
+    def ok(self) -> bool:
+        return not self.mismatches and self.pytorch_error is None
+
+
+@dataclass(frozen=True)
+class StatRow:
+    """Summary statistics of one gate block of one tensor (``bias`` is b_ih + b_hh)."""
+
+    prefix: str
+    layer: int
+    direction: str
+    tensor: str  # weight_ih, weight_hh or bias
+    gate: str
+    mean: float | None  # None where the block holds NaN or inf
+    std: float | None
+    min: float | None
+    max: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "prefix": self.prefix,
+            "layer": self.layer,
+            "direction": self.direction,
+            "tensor": self.tensor,
+            "gate": self.gate,
+            "mean": self.mean,
+            "std": self.std,
+            "min": self.min,
+            "max": self.max,
+        }
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    """Everything ``rnnscope load`` shows, as plain values."""
+
+    file: str
+    format: str  # zip, torchscript, legacy or safetensors
+    format_name: str  # in words
+    tensor_count: int
+    layers: list[LoadedLayer]
+    problems: list[dict[str, Any]]  # discovery.Problem.to_dict()
+    notes: list[str]
+    expectation: Expectation | None = None
+    stats: list[StatRow] | None = None
+    verify: list[tuple[str, VerifyReport]] | None = None  # (prefix, its report)
+
+    @property
+    def ok(self) -> bool:
+        """No problem in the file, every layer as its formulas say, and every asked check passed."""
+        checks = [not self.problems, all(layer.ok for layer in self.layers)]
+        if self.expectation is not None:
+            checks.append(self.expectation.ok)
+        if self.verify is not None:
+            checks.append(all(report.ok for _prefix, report in self.verify))
+        return all(checks)
+
+    def to_dict(self) -> dict[str, Any]:
+        document: dict[str, Any] = {
+            "file": self.file,
+            "format": self.format,
+            "tensors": self.tensor_count,
+            "layers": [layer.to_dict() for layer in self.layers],
+            "problems": self.problems,
+            "notes": self.notes,
+        }
+        if self.expectation is not None:
+            document |= {
+                "expect": self.expectation.constructor,
+                "expect_module": self.expectation.module,
+                "expect_prefix": self.expectation.prefix,
+                "mismatches": [row.to_dict() for row in self.expectation.mismatches],
+                "pytorch_error": self.expectation.pytorch_error,
+            }
+        if self.stats is not None:
+            document["stats"] = [row.to_dict() for row in self.stats]
+        if self.verify is not None:
+            document["verify"] = [{"prefix": prefix} | report.to_dict() for prefix, report in self.verify]
+        return document | {"ok": self.ok}

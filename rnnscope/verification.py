@@ -34,8 +34,16 @@ def tolerance(device_type: str, dtype: str) -> float:
     return TOLERANCES["cpu" if device_type == "cpu" else "accelerator"][dtype]
 
 
-def verify(spec: LayerSpec, device: str = "cpu", dtype: str = "float32", seed: int = 0) -> VerifyReport:
+def verify(
+    spec: LayerSpec,
+    device: str = "cpu",
+    dtype: str = "float32",
+    seed: int = 0,
+    weights: dict[str, torch.Tensor] | None = None,
+) -> VerifyReport:
     """Run the layer, recompute it from its weights in float64 and compare every output.
+
+    ``weights`` (a state_dict, loaded with ``strict=True``) replaces the seeded initial weights.
 
     Raises:
         BadInput: ``meta`` (nothing to compare), a device that is not here, or a
@@ -47,11 +55,11 @@ def verify(spec: LayerSpec, device: str = "cpu", dtype: str = "float32", seed: i
             "verify needs a real device: --device meta holds no values to compare; use --device cpu or cuda"
         )
     check_fits(spec, torch.device("cpu"), forward_bytes(spec, "float64"))
-    ran = probe(spec, device, dtype, seed, training=False)
-    weights = {name: p.detach().to("cpu", torch.float64) for name, p in ran.module.named_parameters()}
+    ran = probe(spec, device, dtype, seed, training=False, weights=weights)
+    float64_weights = {name: p.detach().to("cpu", torch.float64) for name, p in ran.module.named_parameters()}
     inputs = {name: tensor.to("cpu", torch.float64) for name, tensor in ran.inputs.items()}
     with torch.no_grad():
-        reference = reference_forward(spec, weights, inputs)
+        reference = reference_forward(spec, float64_weights, inputs)
     limit = tolerance(ran.device.type, dtype)
     return VerifyReport(
         **ran.run_fields(dtype, seed),

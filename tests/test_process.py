@@ -56,7 +56,14 @@ def traced(*args: str, extra_env: dict[str, str] | None = None) -> tuple[set[str
 
 @pytest.mark.parametrize(
     "args",
-    [["--help"], ["inspect", "--help"], ["gradients", "--help"], ["layout", "--help"], ["draw", "--help"]],
+    [
+        ["--help"],
+        ["inspect", "--help"],
+        ["load", "--help"],
+        ["gradients", "--help"],
+        ["layout", "--help"],
+        ["draw", "--help"],
+    ],
 )
 def test_help_does_not_import_torch(args: list[str]) -> None:
     modules, stdout = traced("-m", "rnnscope", *args)

@@ -1,10 +1,10 @@
 """Rich views of the reports: the only package that imports rich.
 
 One module per command's view (``inspect``, ``verify`` with smoke, ``cost`` with compare,
-``bench``, ``gradients``, ``layout``, ``draw``), and ``common`` for what they share; ``svg``
-writes draw's picture. Every view reads a report object and nothing else; the JSON view is
-``report.to_dict()``. Tables are laid out to fit 80 columns; colour appears only on a terminal
-(Rich decides).
+``bench``, ``load``, ``gradients``, ``layout``, ``draw``), and ``common`` for what they share;
+``svg`` writes draw's picture. Every view reads a report object and nothing else; the JSON
+view is ``report.to_dict()``. Tables are laid out to fit 80 columns; colour appears only on a
+terminal (Rich decides).
 """
 
 from rnnscope.render.bench import bench_view
@@ -14,6 +14,7 @@ from rnnscope.render.draw import draw_view
 from rnnscope.render.gradients import gradients_view
 from rnnscope.render.inspect import gate_table, inspect_view
 from rnnscope.render.layout import layout_view
+from rnnscope.render.load import load_view
 from rnnscope.render.verify import check_table, equation_table, smoke_view, verify_view
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "gradients_view",
     "inspect_view",
     "layout_view",
+    "load_view",
     "mark",
     "print_view",
     "progress_bar",

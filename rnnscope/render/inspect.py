@@ -6,6 +6,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from rnnscope.cost import LayerParameters
 from rnnscope.equations import GateRow
 from rnnscope.render.common import FAIL, PASS, UNKNOWN, layer_label, mark, new_table, spaced
 from rnnscope.render.cost import cost_view
@@ -20,8 +21,8 @@ def inspect_view(report: InspectReport) -> RenderableType:
         _header(report),
         _tensor_table(report.tensors),
         state_view(report.states, report.state_notes),
-        _parameter_table(report),
-        _summary_table(report),
+        parameter_table(report.parameters),
+        summary_table(report.layers),
     ]
     if report.gates is not None:
         sections.append(gate_table(report.gates))
@@ -100,7 +101,7 @@ def _gates(row: ParameterRow) -> str:
     return f"{' '.join(g.gate for g in row.gates)} {len(row.gates)}×{format_shape(block)}"
 
 
-def _parameter_table(report: InspectReport) -> Table:
+def parameter_table(rows: list[ParameterRow]) -> Table:
     table = new_table("Parameters, in named_parameters() order, split into gate blocks")
     table.add_column("parameter", no_wrap=True)
     table.add_column("layer", no_wrap=True)
@@ -108,7 +109,7 @@ def _parameter_table(report: InspectReport) -> Table:
     table.add_column("numel", justify="right", no_wrap=True)
     table.add_column("gate blocks", overflow="fold")
     table.add_column("", justify="center")
-    for row in report.parameters:
+    for row in rows:
         table.add_row(
             row.name,
             layer_label(row.layer, row.direction),
@@ -120,12 +121,12 @@ def _parameter_table(report: InspectReport) -> Table:
     return table
 
 
-def _summary_table(report: InspectReport) -> Table:
+def summary_table(rows: list[LayerParameters]) -> Table:
     table = new_table("Parameters per layer and direction: the closed formula")
     table.add_column("layer", no_wrap=True)
     table.add_column("formula")
     table.add_column("count", justify="right")
-    for row in report.layers:
+    for row in rows:
         table.add_row(layer_label(row.layer, row.direction), f"{row.formula}\n{row.worked}", f"{row.count:,}")
     return table
 

@@ -1,0 +1,261 @@
+"""``rnnscope.load``: the recurrent layers of a checkpoint, inspected without trusting the file.
+
+checkpoint.py reads the file (statically) and discovery.py finds the layers; this module turns
+each into the inspect tables — the file's shapes beside the documented formulas — and, as asked,
+compares one with the user's constructor (``--expect``), summarises the weights per gate block
+(``--stats``), or rebuilds each layer from its tensors and verifies it (``--run``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from rnnscope import cost
+from rnnscope.checkpoint import FORMATS, Checkpoint, read_checkpoint
+from rnnscope.discovery import FoundLayer
+from rnnscope.errors import BadInput
+from rnnscope.gates import GATES, gate_blocks
+from rnnscope.report import Expectation, LoadedLayer, LoadReport, ParameterRow, StatRow, VerifyReport
+from rnnscope.spec import DTYPES, Kind, expected_parameters
+
+if TYPE_CHECKING:
+    import torch
+
+# What no tensor records, per kind of module: the user must know it from the code.
+_UNDETERMINED = {
+    (Kind.rnn, False): ("nonlinearity", "batch_first", "dropout"),
+    (Kind.rnn, True): ("nonlinearity",),
+    (Kind.lstm, False): ("batch_first", "dropout"),
+    (Kind.gru, False): ("batch_first", "dropout"),
+}
+_PREFIX_MEANINGS = {
+    "module.": "added by nn.DataParallel / DistributedDataParallel",
+    "_orig_mod.": "added by torch.compile",
+}
+
+
+def load(
+    path: str,
+    *,
+    prefix: str | None = None,
+    expect: str | None = None,
+    stats: bool = False,
+    run: bool = False,
+    seed: int = 0,
+) -> LoadReport:
+    """Read the file and report its recurrent layers.
+
+    Args:
+        path: the checkpoint file.
+        prefix: only the layer(s) with exactly this prefix (as the report gives it).
+        expect: a constructor such as ``nn.LSTM(300, 512, num_layers=2)`` to compare with.
+        stats: add per-gate statistics of the weights and the summed biases.
+        run: rebuild each layer, load its tensors strictly and verify it on synthetic input.
+        seed: seed of the synthetic input for ``run``.
+
+    Raises:
+        BadInput: an unreadable or unsafe file, a prefix that is not there, a bad constructor.
+    """
+    constructor = None
+    if expect is not None:
+        from rnnscope.expectation import parse_constructor
+
+        constructor = parse_constructor(expect)  # bad input is refused before the file is read
+    checkpoint = read_checkpoint(path)
+    found = _selected(checkpoint, prefix)
+    notes = _notes(checkpoint, found)
+    expectation = None
+    if constructor is not None:
+        from rnnscope.expectation import build_on_meta, compare, pytorch_error
+
+        module = build_on_meta(constructor, notes)
+        layer = _expected_layer(found, constructor.kind, constructor.cell, prefix)
+        expectation = Expectation(
+            constructor.text,
+            repr(module),
+            layer.container,
+            layer.prefix,
+            compare(layer, module, constructor),
+            pytorch_error(layer, module),
+        )
+    return LoadReport(
+        file=str(path),
+        format=checkpoint.format,
+        format_name=FORMATS[checkpoint.format],
+        tensor_count=checkpoint.tensor_count,
+        layers=[_loaded(layer) for layer in found],
+        problems=[problem.to_dict() for problem in checkpoint.problems if prefix in (None, problem.prefix)],
+        notes=notes,
+        expectation=expectation,
+        stats=[row for layer in found for row in gate_stats(checkpoint, layer)] if stats else None,
+        verify=[(layer.prefix, _verify(checkpoint, layer, seed)) for layer in found] if run else None,
+    )
+
+
+def _selected(checkpoint: Checkpoint, prefix: str | None) -> list[FoundLayer]:
+    """The layers ``--prefix`` names: by prefix, or by container and prefix (``a.rnn``) where two
+    state_dicts in the file use the same prefix."""
+    if prefix is None:
+        return checkpoint.layers
+    chosen = [layer for layer in checkpoint.layers if layer.prefix == prefix]
+    chosen = chosen or [layer for layer in checkpoint.layers if layer.path == prefix]
+    if not chosen and not any(problem.prefix == prefix for problem in checkpoint.problems):
+        raise BadInput(
+            f"--prefix {prefix!r} is not a layer in {checkpoint.path}; {_listed(checkpoint.layers)}"
+        )
+    return chosen
+
+
+def _listed(layers: list[FoundLayer]) -> str:
+    """Each layer's name for --prefix: its prefix, or container and prefix where the prefix repeats."""
+    if not layers:
+        return "it holds no recurrent layer"
+    prefixes = [layer.prefix for layer in layers]
+    names = [layer.prefix if prefixes.count(layer.prefix) == 1 else layer.path for layer in layers]
+    return "its layers: " + ", ".join(repr(name) for name in names)
+
+
+def _expected_layer(layers: list[FoundLayer], kind: str, cell: bool, prefix: str | None) -> FoundLayer:
+    """The one layer ``--expect`` is about: the only one, or the only one of its kind."""
+    if len(layers) == 1:
+        return layers[0]
+    if not layers:
+        raise BadInput(
+            "--expect: no recurrent layer to compare with" + (f" at --prefix {prefix!r}" if prefix else "")
+        )
+    same_kind = [layer for layer in layers if layer.kind == kind and layer.spec.cell == cell]
+    if len(same_kind) == 1 and prefix is None:
+        return same_kind[0]
+    raise BadInput(
+        f"--expect: {len(layers)} layers could be meant; pick one with --prefix: {_listed(layers)}"
+    )
+
+
+def _loaded(layer: FoundLayer) -> LoadedLayer:
+    spec = layer.spec
+    rows = []
+    for formula in expected_parameters(spec):
+        info = layer.tensors[formula.name]
+        numel = 1
+        for size in info.shape:
+            numel *= size
+        rows.append(
+            ParameterRow(
+                name=formula.name,
+                layer=formula.layer,
+                direction="reverse" if formula.reverse else "forward",
+                role=formula.role,
+                formula=formula.formula,
+                expected=formula.shape,
+                shape=info.shape,
+                numel=numel,
+                gates=gate_blocks(spec.kind.value, formula.role, spec.hidden_size, spec.proj_size),
+            )
+        )
+    unknown = _UNDETERMINED.get((spec.kind, spec.cell), ())
+    config: dict[str, object] = {
+        "input_size": spec.input_size,
+        "hidden_size": spec.hidden_size,
+        "bias": spec.bias,
+    }
+    if not spec.cell:  # a cell has one layer, one direction, no projection
+        config |= {
+            "num_layers": spec.num_layers,
+            "bidirectional": spec.bidirectional,
+            "proj_size": spec.proj_size,
+        }
+    config |= dict.fromkeys(unknown)
+    return LoadedLayer(
+        container=layer.container,
+        prefix=layer.prefix,
+        kind=spec.kind.value,
+        cell=spec.cell,
+        config=config,
+        dtype=layer.dtype,
+        constructor=layer.constructor,
+        parameters=rows,
+        layers=cost.layer_parameters(spec),
+        total_params=layer.total_params,
+        expected_total_params=cost.total_parameters(spec),
+    )
+
+
+def _notes(checkpoint: Checkpoint, layers: list[FoundLayer]) -> list[str]:
+    if checkpoint.format == "safetensors":
+        notes = ["read the safetensors header, and tensor values only where asked; safetensors holds no code"]
+    else:
+        notes = [
+            "read without running it: the pickle was walked statically; no global imported, nothing called"
+        ]
+    if not checkpoint.layers and not checkpoint.problems:
+        notes.append(
+            "no recurrent layer found: no tensor carries PyTorch's recurrent names (weight_ih_l0, ...)"
+        )
+    for start, meaning in _PREFIX_MEANINGS.items():
+        wrapped = sorted({layer.prefix for layer in layers if (layer.prefix + ".").startswith(start)})
+        if wrapped:
+            notes.append(
+                f"{', '.join(wrapped)}: the {start} prefix is {meaning}; strip it to load into the bare model"
+            )
+    kinds = {(layer.spec.kind, layer.spec.cell) for layer in layers}
+    for kind, cell in sorted(kinds, key=lambda key: (key[0].value, key[1])):
+        unknown = _UNDETERMINED.get((kind, cell), ())
+        if unknown:
+            name = ("nn.{}Cell" if cell else "nn.{}").format(kind.name.upper())
+            listed = " and ".join([", ".join(unknown[:-1]), unknown[-1]] if len(unknown) > 1 else unknown)
+            verb = "are" if len(unknown) > 1 else "is"
+            notes.append(f"{name}: {listed} {verb} not in the weights; set as the code that saved it did")
+    if checkpoint.not_created:
+        notes.append(
+            "objects in the file that were not created (no global was imported): "
+            + ", ".join(checkpoint.not_created)
+        )
+    return notes
+
+
+def gate_stats(checkpoint: Checkpoint, layer: FoundLayer) -> list[StatRow]:
+    """Mean, std, min and max of each gate block of weight_ih, weight_hh and b_ih + b_hh,
+    per layer and direction (float64, from the file's values)."""
+    spec = layer.spec
+    values = {name: tensor.double() for name, tensor in checkpoint.state_dict(layer).items()}
+    rows = []
+    gates = [gate for gate, _meaning in GATES[spec.kind.value]]
+    for formula in expected_parameters(spec):
+        if formula.role not in ("weight_ih", "weight_hh", "bias_ih"):
+            continue
+        suffix = formula.name.removeprefix(formula.role)
+        if formula.role == "bias_ih":
+            tensor, name = values["bias_ih" + suffix] + values["bias_hh" + suffix], "bias"
+        else:
+            tensor, name = values[formula.name], formula.role
+        for index, gate in enumerate(gates):
+            block = tensor[index * spec.hidden_size : (index + 1) * spec.hidden_size]
+            rows.append(
+                StatRow(
+                    prefix=layer.prefix,
+                    layer=formula.layer,
+                    direction="reverse" if formula.reverse else "forward",
+                    tensor=name,
+                    gate=gate,
+                    mean=_finite(block.mean()),
+                    std=_finite(block.std(unbiased=False)),
+                    min=_finite(block.min()),
+                    max=_finite(block.max()),
+                )
+            )
+    return rows
+
+
+def _finite(value: torch.Tensor) -> float | None:
+    """A statistic as a float; None for NaN or inf (weights a file may hold, JSON may not)."""
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def _verify(checkpoint: Checkpoint, layer: FoundLayer, seed: int) -> VerifyReport:
+    """The layer rebuilt from its constructor, its tensors loaded strictly, verified on the CPU."""
+    from rnnscope.verification import verify
+
+    dtype = layer.dtype if layer.dtype in DTYPES else "float32"
+    return verify(layer.spec, "cpu", dtype, seed, weights=checkpoint.state_dict(layer))
