@@ -71,8 +71,10 @@ class FoundLayer:
 
     @property
     def constructor(self) -> str:
-        """The call that builds a module whose ``load_state_dict(strict=True)`` takes these tensors."""
-        return constructor(self.spec)
+        """The call that builds a module whose ``load_state_dict(strict=True)`` takes these tensors.
+
+        An RNN's nonlinearity cannot be read from its weights: the spec keeps PyTorch's default."""
+        return self.spec.constructor
 
 
 @dataclass(frozen=True)
@@ -91,24 +93,6 @@ class Problem:
             "message": self.message,
             "keys": self.keys,
         }
-
-
-def constructor(spec: LayerSpec) -> str:
-    """``nn.LSTM(32, 16, bidirectional=True)``: only what differs from PyTorch's defaults.
-
-    ``nn.GRU`` and ``nn.RNN`` never get ``proj_size``; an RNN's nonlinearity cannot be read from
-    its weights, so it is left at PyTorch's default (tanh) and a note says so.
-    """
-    arguments = [str(spec.input_size), str(spec.hidden_size)]
-    if not spec.cell and spec.num_layers != 1:
-        arguments.append(f"num_layers={spec.num_layers}")
-    if not spec.bias:
-        arguments.append("bias=False")
-    if not spec.cell and spec.bidirectional:
-        arguments.append("bidirectional=True")
-    if spec.kind is Kind.lstm and not spec.cell and spec.proj_size:
-        arguments.append(f"proj_size={spec.proj_size}")
-    return f"nn.{spec.torch_class_name}({', '.join(arguments)})"
 
 
 def find_layers(container: str, tensors: dict[str, TensorInfo]) -> tuple[list[FoundLayer], list[Problem]]:
@@ -190,5 +174,5 @@ def _infer(container: str, prefix: str, cell: bool, group: dict[str, TensorInfo]
             )
         if stray:
             parts.append("unexpected " + ", ".join(stray))
-        return problem(f"looks like {constructor(spec)} but " + "; ".join(parts), missing + misshaped + stray)
+        return problem(f"looks like {spec.constructor} but " + "; ".join(parts), missing + misshaped + stray)
     return FoundLayer(container, prefix, spec, {name: group[name] for name in expected})

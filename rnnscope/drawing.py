@@ -108,7 +108,7 @@ class Drawing:
 
     kind: str
     cell: bool
-    module: str  # the module's repr, formatted from the spec (module_repr)
+    module: str  # the module's repr, formatted from the spec (LayerSpec.module_repr)
     config: dict[str, Any]
     cell_name: str  # what each box runs: "LSTMCell", ...
     cell_detail: str  # "4 gates", "3 gates", "tanh", "relu"
@@ -145,29 +145,6 @@ class Drawing:
             "notes": self.notes,
             "files": self.files,
         }
-
-
-def module_repr(spec: LayerSpec) -> str:
-    """``repr()`` of the module the spec describes, formatted the way torch's ``extra_repr`` does.
-
-    RNNBase lists proj_size, num_layers, bias, batch_first, dropout and bidirectional where they
-    differ from the defaults (never nonlinearity); the cells list bias and nonlinearity.
-    """
-    parts = [str(spec.input_size), str(spec.hidden_size)]
-    if spec.cell:
-        parts += [] if spec.bias else ["bias=False"]
-        parts += [f"nonlinearity={spec.nonlinearity}"] if spec.nonlinearity != "tanh" else []
-        return f"{spec.torch_class_name}({', '.join(parts)})"
-    options: tuple[tuple[str, object, object], ...] = (
-        ("proj_size", spec.proj_size, 0),
-        ("num_layers", spec.num_layers, 1),
-        ("bias", spec.bias, True),
-        ("batch_first", spec.batch_first, False),
-        ("dropout", float(spec.dropout), 0.0),
-        ("bidirectional", spec.bidirectional, False),
-    )
-    parts += [f"{name}={value}" for name, value, default in options if value != default]
-    return f"{spec.torch_class_name}({', '.join(parts)})"
 
 
 def steps_to_show(seq_len: int, lengths: tuple[int, ...] | None = None) -> list[int]:
@@ -246,7 +223,7 @@ def unroll(spec: LayerSpec, notes: list[str] | None = None) -> Drawing:
     return Drawing(
         kind=spec.kind.value,
         cell=spec.cell,
-        module=module_repr(spec),
+        module=spec.module_repr,
         config=spec.config(),
         cell_name=spec.torch_class_name if spec.cell else spec.torch_class_name + "Cell",
         cell_detail=_cell_detail(spec),

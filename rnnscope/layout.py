@@ -102,7 +102,7 @@ def layout(
     return LayoutReport(
         kind=spec.kind.value,
         cell=spec.cell,
-        module=spec.constructor,
+        module=spec.module_repr,
         config=spec.config(),
         pytorch_params=total_parameters(spec),
         pytorch_gate_order=pytorch_gate_order(spec),

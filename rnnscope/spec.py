@@ -76,24 +76,42 @@ class LayerSpec:
     def torch_class_name(self) -> str:
         return {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}[self.kind.value] + ("Cell" if self.cell else "")
 
+    def _repr_arguments(self) -> list[str]:
+        """The arguments torch's ``extra_repr`` shows, in its order: only those off the default."""
+        arguments = [str(self.input_size), str(self.hidden_size)]
+        if self.cell:
+            return arguments if self.bias else [*arguments, "bias=False"]
+        options: tuple[tuple[str, object, object], ...] = (
+            ("proj_size", self.proj_size, 0),
+            ("num_layers", self.num_layers, 1),
+            ("bias", self.bias, True),
+            ("batch_first", self.batch_first, False),
+            ("dropout", float(self.dropout), 0.0),
+            ("bidirectional", self.bidirectional, False),
+        )
+        return arguments + [f"{name}={value}" for name, value, default in options if value != default]
+
+    @property
+    def module_repr(self) -> str:
+        """``repr()`` of the module, written without torch: ``LSTM(10, 20, num_layers=2)``.
+
+        As torch's ``extra_repr``: nn.RNN never shows its nonlinearity; the cells show it unquoted.
+        """
+        arguments = self._repr_arguments()
+        if self.cell and self.nonlinearity != "tanh":
+            arguments.append(f"nonlinearity={self.nonlinearity}")
+        return f"{self.torch_class_name}({', '.join(arguments)})"
+
     @property
     def constructor(self) -> str:
-        """The call that builds this module, as PyTorch's repr writes it (``LSTM(10, 20,
-        num_layers=2)``), plus ``nonlinearity='relu'``, which nn.RNN's repr leaves out."""
-        arguments = [str(self.input_size), str(self.hidden_size)]
-        if not self.cell:
-            defaults: dict[str, object] = {"proj_size": 0, "num_layers": 1, "bias": True}
-            defaults |= {"batch_first": False, "dropout": 0.0, "bidirectional": False}
-            arguments += [
-                f"{name}={getattr(self, name)}"
-                for name, off in defaults.items()
-                if getattr(self, name) != off
-            ]
-        elif not self.bias:
-            arguments.append("bias=False")
+        """The call that builds this module: ``nn.RNN(10, 20, nonlinearity='relu')``.
+
+        The repr's arguments with ``nn.`` in front and the nonlinearity quoted, as code takes it.
+        """
+        arguments = self._repr_arguments()
         if self.kind is Kind.rnn and self.nonlinearity != "tanh":
-            arguments.append(f"nonlinearity={self.nonlinearity if self.cell else repr(self.nonlinearity)}")
-        return f"{self.torch_class_name}({', '.join(arguments)})"
+            arguments.append(f"nonlinearity={self.nonlinearity!r}")
+        return f"nn.{self.torch_class_name}({', '.join(arguments)})"
 
     def config(self) -> dict[str, Any]:
         """The configuration as plain values, keyed as in the JSON contract."""

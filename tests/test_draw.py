@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rnnscope.draw_layout import Box, Layout, layout
-from rnnscope.drawing import Drawing, Edge, module_repr, steps_to_show, unroll
+from rnnscope.drawing import Drawing, Edge, steps_to_show, unroll
 from rnnscope.gates import gate_count
 from rnnscope.spec import (
     Kind,
@@ -228,7 +228,7 @@ def test_edge_shapes_are_the_shapes_torch_gives(spec: LayerSpec) -> None:
 
     ran = probe(dataclasses.replace(spec, seq_len=min(spec.seq_len, 8)) if spec.lengths is None else spec)
     drawing = unroll(ran.spec)
-    assert module_repr(ran.spec) == repr(ran.module)
+    assert ran.spec.module_repr == repr(ran.module)
     outputs, inputs = ran.outputs, ran.inputs
     output = outputs.get("output_padded", outputs.get("output"))
     axis = _time_axis(ran.spec)
@@ -259,7 +259,7 @@ def test_module_repr_is_torch_repr(spec: LayerSpec) -> None:
     from rnnscope.runtime import torch
 
     module = build_module(spec, torch.device("meta"), torch.float32)
-    assert module_repr(spec) == repr(module)
+    assert spec.module_repr == repr(module)
 
 
 # The files -------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from rnnscope.frameworks import framework_layouts
 from rnnscope.probe import build_module
 from rnnscope.spec import Kind, LayerSpec, make_spec
 from tests.conftest import run_cli, run_json
+from tests.load_helpers import build
 
 
 def by_variant(document: dict[str, object]) -> dict[str, dict[str, object]]:
@@ -162,9 +163,12 @@ def test_rearranged_tensors_have_the_shapes_the_table_claims(spec: LayerSpec) ->
 
 @settings(max_examples=20, deadline=None)
 @given(spec=specs)
-def test_constructor_is_what_pytorch_prints(spec: LayerSpec) -> None:
+def test_constructor_builds_the_module_the_spec_describes(spec: LayerSpec) -> None:
+    """The constructor is code a user can paste: built, it is the module the spec builds."""
     module = build_module(spec, torch.device("meta"), torch.float32)
-    assert spec.constructor == repr(module)
+    rebuilt = build(spec.constructor)
+    assert repr(rebuilt) == repr(module)
+    assert getattr(rebuilt, "nonlinearity", "tanh") == getattr(module, "nonlinearity", "tanh")
 
 
 def test_write_is_an_npz_numpy_reads(tmp_path: Path) -> None:

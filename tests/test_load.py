@@ -117,7 +117,7 @@ def test_constructor_text(tmp_path: Path) -> None:
     cases = {
         "nn.LSTM(32, 16, bidirectional=True)": nn.LSTM(32, 16, bidirectional=True),
         "nn.GRU(8, 4, num_layers=2, bias=False)": nn.GRU(8, 4, num_layers=2, bias=False),
-        "nn.LSTM(3, 6, num_layers=2, proj_size=2)": nn.LSTM(3, 6, 2, proj_size=2),
+        "nn.LSTM(3, 6, proj_size=2, num_layers=2)": nn.LSTM(3, 6, 2, proj_size=2),
         "nn.RNN(5, 7)": nn.RNN(5, 7, nonlinearity="relu"),
     }
     for expected, module in cases.items():

@@ -24,7 +24,8 @@ Run (writes next to this script, i.e. into data/):
 A fixture that fails (e.g. its library is not installed) is reported as FAILED
 in MANIFEST.md with its traceback; the others are still written.  Running only
 some fixtures keeps the other files' sections of MANIFEST.md / manifest.json.
-Everything is seeded (seed 0); byte-for-byte identical output is not guaranteed: tensor values are reproducible, but some bytes are not
+Everything is seeded (seed 0); byte-for-byte identical output is not guaranteed:
+tensor values are reproducible, but some bytes are not
 (torch zip archives carry a random `.data/serialization_id`; the legacy format
 keys storages by memory address; safetensors' `__metadata__` order varies).
 The script re-executes itself with PYTHONHASHSEED=0 so TorchScript's generated
