@@ -59,7 +59,7 @@ class LayerFlags:
         Raises:
             BadInput: the first invalid value or combination.
         """
-        check_run_options(self.device, self.dtype)
+        check_run_options(self.device, self.dtype, self.seed)
         return make_spec(
             kind,
             cell=self.cell,

@@ -14,7 +14,7 @@ from rnnscope.runtime import (
     run_failures,
     torch,
 )
-from rnnscope.spec import Kind, LayerSpec
+from rnnscope.spec import Kind, LayerSpec, check_torch_limits
 
 nn = torch.nn
 rnn_utils = torch.nn.utils.rnn
@@ -144,9 +144,11 @@ def probe(
         training: False puts the module in eval mode (dropout off).
 
     Raises:
-        BadInput: a device that is not here, or a configuration that cannot fit it.
+        BadInput: a device that is not here, a layer past what PyTorch can build or hold, or a
+            configuration that cannot fit the device.
         RunFailed: the forward pass failed although the input was valid.
     """
+    check_torch_limits(spec, dtype)
     torch_device = resolve_device(device)
     torch_dtype = TORCH_DTYPES[dtype]
     check_fits(spec, torch_device, forward_bytes(spec, dtype))
