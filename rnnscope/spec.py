@@ -339,7 +339,8 @@ def _torch_tensors(spec: LayerSpec) -> list[tuple[str, str, Shape]]:
         rows_symbol = "L" if spec.unbatched else "L·N"
     tensors = [(t.name, t.formula, t.shape) for t in expected_tensors(spec)]
     tensors += [(p.name, p.formula, p.shape) for p in expected_parameters(spec)]
-    tensors.append(("the gate pre-activations", f"({rows_symbol}, {rows_formula})", (rows, gates * spec.hidden_size)))
+    gate_shape = (rows, gates * spec.hidden_size)
+    tensors.append(("the gate pre-activations", f"({rows_symbol}, {rows_formula})", gate_shape))
     return tensors
 
 

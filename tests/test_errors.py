@@ -146,7 +146,9 @@ def test_the_byte_limit_is_where_torch_refuses_a_meta_tensor(rows: int, columns:
     cell=st.booleans(),
     dtype=st.sampled_from(DTYPES),
 )
-def test_any_size_on_meta_is_an_answer_or_exit_2(kind: Kind, sizes: list[int], cell: bool, dtype: str) -> None:
+def test_any_size_on_meta_is_an_answer_or_exit_2(
+    kind: Kind, sizes: list[int], cell: bool, dtype: str
+) -> None:
     input_size, hidden_size, seq_len, batch = sizes
     args = ["-i", str(input_size), "-H", str(hidden_size), "-N", str(batch), "--dtype", dtype]
     args += ["--cell"] if cell else ["-L", str(seq_len)]
