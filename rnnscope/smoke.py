@@ -94,10 +94,10 @@ def smoke_configs(quick: bool = False) -> list[SmokeConfig]:
     return configs
 
 
-def _sizes(options: dict[str, Any]) -> dict[str, int]:
+def _sizes(options: dict[str, Any]) -> dict[str, Any]:
     """The small sizes, minus those the case rules out (a cell has no --seq-len, an unbatched
     or packed input no --batch)."""
-    sizes = dict(SMALL_SIZES)
+    sizes: dict[str, Any] = dict(SMALL_SIZES)
     if options.get("cell"):
         del sizes["seq_len"]
     if options.get("unbatched") or "lengths" in options:

@@ -329,7 +329,7 @@ def check_torch_limits(spec: LayerSpec, dtype: str) -> None:
 def _torch_tensors(spec: LayerSpec) -> list[tuple[str, str, Shape]]:
     """(name, formula, shape) of every tensor PyTorch makes for the spec's forward pass."""
     gates = gate_count(spec.kind.value)
-    rows_formula = "G·H_cell" if gates > 1 else "H_cell"
+    rows_formula = f"{gates}·H_cell" if gates > 1 else "H_cell"
     if spec.cell:
         rows, rows_symbol = (1, "1") if spec.unbatched else (spec.batch, "N")
     elif spec.lengths is not None:
