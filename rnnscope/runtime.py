@@ -118,13 +118,14 @@ def run_failures(device: torch.device) -> Iterator[None]:
     """Turn torch's run-time failures into one line with exit code 3."""
     try:
         yield
-    except torch.OutOfMemoryError as error:
+    # torch.cuda.OutOfMemoryError, not torch.OutOfMemoryError: the same class where both exist,
+    # and the only one on torch before 2.3 (2.2.2 has no torch.OutOfMemoryError).
+    except torch.cuda.OutOfMemoryError as error:
         first = str(error).splitlines()[0]
         raise RunFailed(
             f"out of memory on {device}: {first}; try a smaller --batch or --seq-len, or --device meta"
         ) from error
     except RuntimeError as error:
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise RunFailed(
-            f"the run failed on {device}: {first}; try --device cpu or --dtype float32"
-        ) from error
+        elsewhere = "try --device cpu or --dtype float32" if device.type != "cpu" else "--debug shows where"
+        raise RunFailed(f"the run failed on {device}: {first}; {elsewhere}") from error

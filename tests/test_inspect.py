@@ -255,8 +255,23 @@ def test_a_failing_run_exits_3_with_one_line(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(probe_module, "_forward", broken_forward)
     result = run_cli("inspect", "lstm", "--json")
     assert (result.exit_code, result.stdout) == (3, "")
+    assert (
+        result.stderr == "error: the run failed on cpu: CUDNN_STATUS_EXECUTION_FAILED; --debug shows where\n"
+    )
+
+
+def test_an_allocation_that_fails_anyway_exits_3(monkeypatch: pytest.MonkeyPatch) -> None:
+    import rnnscope.probe as probe_module
+
+    def out_of_memory(result: object) -> None:
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB\nmore detail")
+
+    monkeypatch.setattr(probe_module, "_forward", out_of_memory)
+    result = run_cli("inspect", "lstm", "--json")
+    assert (result.exit_code, result.stdout) == (3, "")
     assert result.stderr == (
-        "error: the run failed on cpu: CUDNN_STATUS_EXECUTION_FAILED; try --device cpu or --dtype float32\n"
+        "error: out of memory on cpu: CUDA out of memory. Tried to allocate 2.00 GiB; try a smaller "
+        "--batch or --seq-len, or --device meta\n"
     )
 
 

@@ -7,10 +7,12 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-RNNSCOPE = shutil.which("rnnscope")
+# The script installed beside this Python (a venv's bin/, used without activating it), else PATH's.
+RNNSCOPE = shutil.which("rnnscope", path=str(Path(sys.executable).parent)) or shutil.which("rnnscope")
 needs_script = pytest.mark.skipif(RNNSCOPE is None, reason="the rnnscope console script is not installed")
 
 
