@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import os
+import re
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -131,7 +132,11 @@ def run_failures(device: torch.device) -> Iterator[None]:
     # torch.cuda.OutOfMemoryError, not torch.OutOfMemoryError: the same class where both exist,
     # and the only one on torch before 2.3 (2.2.2 has no torch.OutOfMemoryError).
     except torch.cuda.OutOfMemoryError as error:
+        # CUDA's message is one long line (capacity, what is free, allocator advice, a link);
+        # its first two sentences say what failed: "CUDA out of memory. Tried to allocate 64.00 MiB".
         first = str(error).splitlines()[0]
+        tried = re.match(r".*?Tried to allocate \S+ \S+?(?=\.)", first)
+        first = tried.group(0) if tried else first
         raise RunFailed(
             f"out of memory on {device}: {first}; try a smaller --batch or --seq-len, or --device meta"
         ) from error

@@ -264,13 +264,18 @@ def test_an_allocation_that_fails_anyway_exits_3(monkeypatch: pytest.MonkeyPatch
     import rnnscope.probe as probe_module
 
     def out_of_memory(result: object) -> None:
-        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB\nmore detail")
+        # CUDA's own wording, as torch 2.11 raised it on an H200 held to 71.58 MiB.
+        raise torch.cuda.OutOfMemoryError(
+            "CUDA out of memory. Tried to allocate 64.00 MiB. GPU 0 has a total capacity of 139.80 GiB "
+            "of which 139.22 GiB is free. Including non-PyTorch memory, this process has 582.00 MiB "
+            "memory in use. 71.58 MiB allowed; Of the allocated memory 64.00 MiB is allocated by PyTorch"
+        )
 
     monkeypatch.setattr(probe_module, "_forward", out_of_memory)
     result = run_cli("inspect", "lstm", "--json")
     assert (result.exit_code, result.stdout) == (3, "")
     assert result.stderr == (
-        "error: out of memory on cpu: CUDA out of memory. Tried to allocate 2.00 GiB; try a smaller "
+        "error: out of memory on cpu: CUDA out of memory. Tried to allocate 64.00 MiB; try a smaller "
         "--batch or --seq-len, or --device meta\n"
     )
 
