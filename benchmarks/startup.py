@@ -21,7 +21,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# The work `rnnscope inspect lstm --layers 2` does, written by hand.
+# The work `rnnscope inspect lstm --layers 2` (tables and --json) does, written by hand.
 BARE_SCRIPT = """\
 import torch
 lstm = torch.nn.LSTM(10, 20, 2)
@@ -36,6 +36,7 @@ IMPORT_TORCH = "import torch"
 BARE = "bare PyTorch script"
 HELP = "rnnscope --help"
 INSPECT = "rnnscope inspect lstm --layers 2"
+INSPECT_JSON = "rnnscope inspect lstm --layers 2 --json"
 TORCHINFO = "torchinfo summary"
 
 
@@ -46,6 +47,7 @@ def commands() -> dict[str, list[str]]:
         BARE: [python, "-c", BARE_SCRIPT],
         HELP: [python, "-m", "rnnscope", "--help"],
         INSPECT: [python, "-m", "rnnscope", "inspect", "lstm", "--layers", "2"],
+        INSPECT_JSON: [python, "-m", "rnnscope", "inspect", "lstm", "--layers", "2", "--json"],
     }
     if importlib.util.find_spec("torchinfo") is not None:
         listed[TORCHINFO] = [python, "-c", TORCHINFO_SCRIPT]
@@ -72,6 +74,7 @@ def main() -> None:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(paths))
     listed = commands()
     names = list(listed)
+    load_before = os.getloadavg()[0]  # other work on the machine skews every row: say how much
     seconds: dict[str, list[float]] = {name: [] for name in names}
     rss: dict[str, list[float]] = {name: [] for name in names}
     for round_index in range(rounds):
@@ -85,14 +88,16 @@ def main() -> None:
         return statistics.median(a / b for a, b in zip(seconds[top], seconds[bottom], strict=True))
 
     print(f"{rounds} rounds, {sys.executable}, Python {sys.version.split()[0]}")
-    print(f"{'command':<34} {'median s':>9} {'min s':>7} {'max s':>7} {'peak RSS':>10}")
+    print(f"1-minute load average: {load_before:.2f} before, {os.getloadavg()[0]:.2f} after")
+    print(f"{'command':<40} {'median s':>9} {'min s':>7} {'max s':>7} {'peak RSS':>10}")
     for name in names:
         print(
-            f"{name:<34} {statistics.median(seconds[name]):>9.3f} {min(seconds[name]):>7.3f} "
+            f"{name:<40} {statistics.median(seconds[name]):>9.3f} {min(seconds[name]):>7.3f} "
             f"{max(seconds[name]):>7.3f} {statistics.median(rss[name]):>6.0f} MiB"
         )
     print("ratios (median of the per-round ratios):")
-    pairs = [(INSPECT, BARE), (INSPECT, IMPORT_TORCH), (BARE, IMPORT_TORCH), (HELP, IMPORT_TORCH)]
+    pairs = [(INSPECT_JSON, BARE), (INSPECT, BARE), (INSPECT, IMPORT_TORCH), (BARE, IMPORT_TORCH)]
+    pairs.append((HELP, IMPORT_TORCH))
     if TORCHINFO in listed:
         pairs += [(TORCHINFO, BARE), (INSPECT, TORCHINFO)]
     else:

@@ -111,13 +111,19 @@ class Output:
     json: bool
     debug: bool
 
-    def show(self, report: Any, view: Callable[[Any], Any]) -> None:
+    def show(self, report: Any, view: str | Callable[[Any], Any]) -> None:
+        """Print the report as JSON, or as the tables ``view`` draws.
+
+        ``view`` is best given by name, a function of ``rnnscope.render``: then ``--json`` never
+        imports rich (about a tenth of a short command's time).
+        """
         if self.json:
             sys.stdout.write(json.dumps(report.to_dict(), allow_nan=False) + "\n")
             return
-        from rnnscope.render import print_view
+        from rnnscope import render
 
-        print_view(view(report))
+        draw = getattr(render, view) if isinstance(view, str) else view
+        render.print_view(draw(report))
 
 
 def _option(*names: str, help: str) -> typer.models.OptionInfo:
@@ -282,10 +288,9 @@ def inspect_command(
     Exit 0 when every shape matches, 1 when one differs, 2 for bad input, 3 when the run fails.
     """
     from rnnscope.inspection import inspect as inspect_layer
-    from rnnscope.render import inspect_view
 
     report = inspect_layer(layer.spec(kind), layer.device, layer.dtype, layer.seed, gates=gates)
-    output.show(report, inspect_view)
+    output.show(report, "inspect_view")
     return 0 if report.ok else 1
 
 
@@ -301,11 +306,10 @@ def verify_command(kind: KindArgument, layer: LayerFlags, output: Output) -> int
     Exit 0 when everything is within tolerance, 1 when not, 2 for bad input (including
     --device meta), 3 when the run fails.
     """
-    from rnnscope.render import verify_view
     from rnnscope.verification import verify
 
     report = verify(layer.spec(kind), layer.device, layer.dtype, layer.seed)
-    output.show(report, verify_view)
+    output.show(report, "verify_view")
     return 0 if report.ok else 1
 
 
@@ -327,14 +331,14 @@ def smoke_command(
 
     Exit 0 when every case passes, 1 when one fails, 2 for bad input.
     """
-    from rnnscope.render import progress_bar, smoke_view
+    from rnnscope.render import progress_bar
     from rnnscope.smoke import run_smoke, write_junit
 
     with progress_bar("smoke", enabled=not output.json) as progress:
         report = run_smoke(device, dtype, quick, progress, seed)
     if junit is not None:
         write_junit(report, junit)
-    output.show(report, smoke_view)
+    output.show(report, "smoke_view")
     return 0 if report.ok else 1
 
 
@@ -349,10 +353,9 @@ def compare_command(layer: LayerFlags, output: Output) -> int:
     says so. Exit 0, or 2 for bad input.
     """
     from rnnscope.comparison import compare
-    from rnnscope.render import compare_view
 
     specs, notes = layer.specs_by_kind()
-    output.show(compare(specs, layer.dtype, notes), compare_view)
+    output.show(compare(specs, layer.dtype, notes), "compare_view")
     return 0
 
 
@@ -374,7 +377,7 @@ def bench_command(
     Exit 0, 2 for bad input (the meta device has nothing to time), 3 when the run fails.
     """
     from rnnscope.benchmark import bench
-    from rnnscope.render import bench_view, progress_bar
+    from rnnscope.render import progress_bar
 
     spec = layer.spec(kind)
     with progress_bar(f"timing {spec.torch_class_name}", enabled=not output.json) as advance:
@@ -389,7 +392,7 @@ def bench_command(
             cudnn=cudnn,
             on_pass=advance,
         )
-    output.show(report, bench_view)
+    output.show(report, "bench_view")
     return 0
 
 

@@ -75,3 +75,10 @@ def test_shell_completion_does_not_import_torch() -> None:
     )
     assert stdout.split() == ["--bidirectional", "--bias"]
     assert "torch" not in modules
+
+
+def test_json_output_does_not_import_rich() -> None:
+    # Rich draws the tables only; a script reading --json should not wait for its import.
+    modules, stdout = traced("-m", "rnnscope", "inspect", "gru", "--cell", "--json")
+    assert json.loads(stdout)["module"] == "GRUCell(10, 20)"
+    assert "torch" in modules and "rich" not in modules
