@@ -196,7 +196,10 @@ def test_meta_skips_long_forward_and_judges_parameters() -> None:
     assert document["forward"] == "skipped"
     assert all(row["shape"] is None and row["ok"] is None for row in document["tensors"])
     assert document["ok"] is True
-    assert any("--seq-len 5" in note for note in document["notes"])
+    note = next(note for note in document["notes"] if "forward pass skipped" in note)
+    shorter = note.split("Run it with --seq-len 5 or less: rnnscope ")[1].split()
+    rerun = run_json(*shorter)  # the line the note gives runs the forward pass
+    assert (rerun["forward"], rerun["config"]["seq_len"], rerun["total_params"]) == ("ran", 5, 68_723_671_040)
 
 
 def test_meta_runs_short_forward() -> None:
