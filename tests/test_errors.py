@@ -208,3 +208,10 @@ def test_debug_shows_the_traceback() -> None:
     assert result.exit_code != 0
     assert result.exception is not None
     assert "--proj-size applies to lstm only" in str(result.exception)
+
+
+@pytest.mark.parametrize("command", [["smoke"], ["verify", "rnn"], ["bench", "gru"], ["compare"]])
+def test_every_command_with_seed_refuses_one_torch_cannot_take(command: list[str]) -> None:
+    result = run_cli(*command, "--seed", str(2**64))
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr.startswith("error: --seed must be between -2^63 and 2^64 - 1")
