@@ -21,7 +21,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# The work `rnnscope inspect lstm --layers 2` does, written by hand.
+# The work `rnnscope inspect lstm --layers 2` (tables and --json) does, written by hand.
 BARE_SCRIPT = """\
 import torch
 lstm = torch.nn.LSTM(10, 20, 2)
@@ -36,6 +36,7 @@ IMPORT_TORCH = "import torch"
 BARE = "bare PyTorch script"
 HELP = "rnnscope --help"
 INSPECT = "rnnscope inspect lstm --layers 2"
+INSPECT_JSON = "rnnscope inspect lstm --layers 2 --json"
 TORCHINFO = "torchinfo summary"
 
 
@@ -46,14 +47,17 @@ def commands() -> dict[str, list[str]]:
         BARE: [python, "-c", BARE_SCRIPT],
         HELP: [python, "-m", "rnnscope", "--help"],
         INSPECT: [python, "-m", "rnnscope", "inspect", "lstm", "--layers", "2"],
+        INSPECT_JSON: [python, "-m", "rnnscope", "inspect", "lstm", "--layers", "2", "--json"],
     }
     if importlib.util.find_spec("torchinfo") is not None:
         listed[TORCHINFO] = [python, "-c", TORCHINFO_SCRIPT]
     return listed
 
 
-def run_once(command: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS in MiB of one process (wait4 reports the child's own peak)."""
+def run_once(command: list[str], env: dict[str, str]) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds (user + system) and peak RSS in MiB of one process (wait4
+    reports the child's own usage). CPU time moves less than wall time when other work shares
+    the machine."""
     began = time.perf_counter()
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(process.pid, 0)
@@ -61,7 +65,8 @@ def run_once(command: list[str], env: dict[str, str]) -> tuple[float, float]:
     if os.waitstatus_to_exitcode(status) != 0:
         stderr = process.stderr.read().decode() if process.stderr else ""
         raise SystemExit(f"{' '.join(command)} failed: {stderr.strip().splitlines()[-1:]}")
-    return seconds, usage.ru_maxrss / 1024  # ru_maxrss is in KiB on Linux
+    cpu = usage.ru_utime + usage.ru_stime
+    return seconds, cpu, usage.ru_maxrss / 1024  # ru_maxrss is in KiB on Linux
 
 
 def main() -> None:
@@ -72,33 +77,40 @@ def main() -> None:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(paths))
     listed = commands()
     names = list(listed)
+    load_before = os.getloadavg()[0]  # other work on the machine skews every row: say how much
     seconds: dict[str, list[float]] = {name: [] for name in names}
+    cpu_seconds: dict[str, list[float]] = {name: [] for name in names}
     rss: dict[str, list[float]] = {name: [] for name in names}
     for round_index in range(rounds):
         for offset in range(len(names)):
             name = names[(round_index + offset) % len(names)]
-            wall, peak = run_once(listed[name], env)
+            wall, cpu, peak = run_once(listed[name], env)
             seconds[name].append(wall)
+            cpu_seconds[name].append(cpu)
             rss[name].append(peak)
 
-    def paired_ratio(top: str, bottom: str) -> float:
-        return statistics.median(a / b for a, b in zip(seconds[top], seconds[bottom], strict=True))
+    def paired_ratio(times: dict[str, list[float]], top: str, bottom: str) -> float:
+        return statistics.median(a / b for a, b in zip(times[top], times[bottom], strict=True))
 
     print(f"{rounds} rounds, {sys.executable}, Python {sys.version.split()[0]}")
-    print(f"{'command':<34} {'median s':>9} {'min s':>7} {'max s':>7} {'peak RSS':>10}")
+    print(f"1-minute load average: {load_before:.2f} before, {os.getloadavg()[0]:.2f} after")
+    print(f"{'command':<40} {'median s':>9} {'min s':>6} {'max s':>6} {'CPU s':>6} {'peak RSS':>9}")
     for name in names:
         print(
-            f"{name:<34} {statistics.median(seconds[name]):>9.3f} {min(seconds[name]):>7.3f} "
-            f"{max(seconds[name]):>7.3f} {statistics.median(rss[name]):>6.0f} MiB"
+            f"{name:<40} {statistics.median(seconds[name]):>9.3f} {min(seconds[name]):>6.3f} "
+            f"{max(seconds[name]):>6.3f} {statistics.median(cpu_seconds[name]):>6.3f} "
+            f"{statistics.median(rss[name]):>5.0f} MiB"
         )
-    print("ratios (median of the per-round ratios):")
-    pairs = [(INSPECT, BARE), (INSPECT, IMPORT_TORCH), (BARE, IMPORT_TORCH), (HELP, IMPORT_TORCH)]
+    print("ratios, median of the per-round ratios: wall time, CPU time")
+    pairs = [(INSPECT_JSON, BARE), (INSPECT, BARE), (INSPECT, IMPORT_TORCH), (BARE, IMPORT_TORCH)]
+    pairs.append((HELP, IMPORT_TORCH))
     if TORCHINFO in listed:
         pairs += [(TORCHINFO, BARE), (INSPECT, TORCHINFO)]
     else:
         print("  (torchinfo is not importable here: its comparison is skipped)")
     for top, bottom in pairs:
-        print(f"  {top} / {bottom}: {paired_ratio(top, bottom):.2f}×")
+        wall, cpu = paired_ratio(seconds, top, bottom), paired_ratio(cpu_seconds, top, bottom)
+        print(f"  {top} / {bottom}: {wall:.2f}×, {cpu:.2f}×")
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from rnnscope.runtime import (
     run_failures,
     torch,
 )
-from rnnscope.spec import LayerSpec
+from rnnscope.spec import LayerSpec, check_computes, check_torch_limits
 
 rnn_utils = torch.nn.utils.rnn
 
@@ -149,17 +149,17 @@ def bench(
             "warm-up" or "timed"): a progress bar's callback.
 
     Raises:
-        BadInput: bad --iters/--warmup, the meta device, a device that is not here, or a
-            configuration that cannot fit it.
+        BadInput: bad --iters/--warmup, the meta device, a device that is not here, a layer
+            past what PyTorch can build or hold, or a configuration that cannot fit the device.
         RunFailed: a pass failed although the input was valid.
     """
     if iters < 1:
         raise BadInput(f"--iters must be a positive integer, got {iters}")
     if warmup < 0:
         raise BadInput(f"--warmup must be 0 or more, got {warmup}")
+    check_computes(device, "bench")
+    check_torch_limits(spec, dtype)
     torch_device = resolve_device(device)
-    if torch_device.type == "meta":
-        raise BadInput("--device meta: nothing to time, the meta device computes no values; use cpu or cuda")
     torch_dtype = TORCH_DTYPES[dtype]
     needed = cost.training_bytes(spec, dtype) if backward else cost.forward_bytes(spec, dtype)
     check_fits(spec, torch_device, needed)

@@ -6,6 +6,7 @@ Annotations here are real objects (no ``from __future__ import annotations``): t
 """
 
 import functools
+import gc
 import inspect
 import json
 import os
@@ -60,7 +61,7 @@ class LayerFlags:
         Raises:
             BadInput: the first invalid value or combination.
         """
-        check_run_options(self.device, self.dtype)
+        check_run_options(self.device, self.dtype, self.seed)
         return make_spec(
             kind,
             cell=self.cell,
@@ -146,13 +147,18 @@ class Output:
     json: bool
     debug: bool
 
-    def show(self, report: Any, view: Callable[[Any], Any]) -> None:
+    def show(self, report: Any, view: str) -> None:
+        """Print the report as JSON, or as the tables ``view`` draws.
+
+        ``view`` names a function of ``rnnscope.render``: by name, so that ``--json`` never
+        imports rich (about a tenth of a short command's time).
+        """
         if self.json:
             sys.stdout.write(json.dumps(report.to_dict(), allow_nan=False) + "\n")
             return
-        from rnnscope.render import print_view
+        from rnnscope import render
 
-        print_view(view(report))
+        render.print_view(getattr(render, view)(report))
 
 
 def _option(*names: str, help: str) -> typer.models.OptionInfo:
@@ -317,10 +323,9 @@ def inspect_command(
     Exit 0 when every shape matches, 1 when one differs, 2 for bad input, 3 when the run fails.
     """
     from rnnscope.inspection import inspect as inspect_layer
-    from rnnscope.render import inspect_view
 
     report = inspect_layer(layer.spec(kind), layer.device, layer.dtype, layer.seed, gates=gates)
-    output.show(report, inspect_view)
+    output.show(report, "inspect_view")
     return 0 if report.ok else 1
 
 
@@ -336,11 +341,10 @@ def verify_command(kind: KindArgument, layer: LayerFlags, output: Output) -> int
     Exit 0 when everything is within tolerance, 1 when not, 2 for bad input (including
     --device meta), 3 when the run fails.
     """
-    from rnnscope.render import verify_view
     from rnnscope.verification import verify
 
     report = verify(layer.spec(kind), layer.device, layer.dtype, layer.seed)
-    output.show(report, verify_view)
+    output.show(report, "verify_view")
     return 0 if report.ok else 1
 
 
@@ -362,14 +366,14 @@ def smoke_command(
 
     Exit 0 when every case passes, 1 when one fails, 2 for bad input.
     """
-    from rnnscope.render import progress_bar, smoke_view
+    from rnnscope.render import progress_bar
     from rnnscope.smoke import run_smoke, write_junit
 
     with progress_bar("smoke", enabled=not output.json) as progress:
         report = run_smoke(device, dtype, quick, progress, seed)
     if junit is not None:
         write_junit(report, junit)
-    output.show(report, smoke_view)
+    output.show(report, "smoke_view")
     return 0 if report.ok else 1
 
 
@@ -384,10 +388,9 @@ def compare_command(layer: LayerFlags, output: Output) -> int:
     says so. Exit 0, or 2 for bad input.
     """
     from rnnscope.comparison import compare
-    from rnnscope.render import compare_view
 
     specs, notes = layer.specs_by_kind()
-    output.show(compare(specs, layer.dtype, notes), compare_view)
+    output.show(compare(specs, layer.dtype, notes), "compare_view")
     return 0
 
 
@@ -409,7 +412,7 @@ def bench_command(
     Exit 0, 2 for bad input (the meta device has nothing to time), 3 when the run fails.
     """
     from rnnscope.benchmark import bench
-    from rnnscope.render import bench_view, progress_bar
+    from rnnscope.render import progress_bar
 
     spec = layer.spec(kind)
     with progress_bar(f"timing {spec.torch_class_name}", enabled=not output.json) as advance:
@@ -424,7 +427,7 @@ def bench_command(
             cudnn=cudnn,
             on_pass=advance,
         )
-    output.show(report, bench_view)
+    output.show(report, "bench_view")
     return 0
 
 
@@ -481,7 +484,7 @@ def gradients_command(
     """
     from rnnscope.gradients import gradients
     from rnnscope.plot import check_png_target, write_gradients_png
-    from rnnscope.render import gradients_view, progress_bar
+    from rnnscope.render import progress_bar
 
     if png is not None:
         check_png_target(png)
@@ -499,7 +502,7 @@ def gradients_command(
         )
     if png is not None:
         write_gradients_png(report, png)
-    output.show(report, gradients_view)
+    output.show(report, "gradients_view")
     return 0
 
 
@@ -544,7 +547,6 @@ def layout_command(
     exported model differs from the table, 2 for bad input, 3 when the export fails.
     """
     from rnnscope.layout import layout
-    from rnnscope.render import layout_view
 
     report = layout(
         layer.spec(kind),
@@ -558,7 +560,7 @@ def layout_command(
         checkpoint=from_file,
         prefix=prefix,
     )
-    output.show(report, layout_view)
+    output.show(report, "layout_view")
     return 0 if report.ok else 1
 
 
@@ -581,14 +583,13 @@ def draw_command(
     """
     from rnnscope.draw_layout import layout
     from rnnscope.drawing import unroll
-    from rnnscope.render import draw_view
     from rnnscope.render.svg import write_picture
 
     if svg is None and png is None and not output.json:
         raise BadInput("draw needs --svg FILE or --png FILE (or --json for the picture as data)")
     drawing = unroll(layer.spec(kind), notes=layer.unused_run_flags("draw builds nothing"))
     files = write_picture(layout(drawing), svg, png) if svg is not None or png is not None else []
-    output.show(replace(drawing, files=files), draw_view)
+    output.show(replace(drawing, files=files), "draw_view")
     return 0
 
 
@@ -614,6 +615,7 @@ def load_command(
         bool, _option("--run", help="Rebuild each layer, load its tensors strictly and verify it.")
     ] = False,
     seed: Annotated[int, _option("--seed", help="Seed of the synthetic input for --run.")] = 0,
+    device: Annotated[str, _option("--device", help="Where --run verifies: " + DEVICE_CHOICES + ".")] = "cpu",
 ) -> int:
     """Find the recurrent layers in a checkpoint and inspect them, reading the file without
     running it: its pickle is walked statically, nothing it names is imported or called, and a
@@ -624,20 +626,24 @@ def load_command(
     or misshaped, --expect differs or --run fails a check, 2 for a bad or unsafe file.
     """
     from rnnscope.loading import load
-    from rnnscope.render import load_view
 
-    report = load(str(file), prefix=prefix, expect=expect, stats=stats, run=run, seed=seed)
-    output.show(report, load_view)
+    report = load(str(file), prefix=prefix, expect=expect, stats=stats, run=run, seed=seed, device=device)
+    output.show(report, "load_view")
     return 0 if report.ok else 1
 
 
 def main() -> None:
-    """Run the CLI; after a command that imported torch, leave without the interpreter's teardown.
+    """Run the CLI with the cyclic garbage collector off; after a command that imported torch,
+    leave without the interpreter's teardown.
 
-    Tearing torch down costs a quarter of a short command's time (measured: the bare script
-    with ``os._exit`` ran in 0.73× its time), and nothing is left to clean up: the reports are
-    written and the files closed when the command returns.
+    A command's start is imports — Typer's pydantic, torch — that create a few hundred thousand
+    objects, none of them garbage, which the collector would walk again and again. A command is
+    one bounded run whose tensors and reports are freed by reference counting, so the collector
+    stays off until the process ends. Tearing torch down costs a quarter of a short command's
+    time (measured: the bare script with ``os._exit`` ran in 0.73× its time), and nothing is
+    left to clean up: the reports are written and the files closed when the command returns.
     """
+    gc.disable()
     try:
         app()
     except SystemExit as done:

@@ -17,7 +17,7 @@ from rnnscope.discovery import FoundLayer
 from rnnscope.errors import BadInput
 from rnnscope.gates import GATES, gate_blocks
 from rnnscope.report import Expectation, LoadedLayer, LoadReport, ParameterRow, StatRow, VerifyReport
-from rnnscope.spec import DTYPES, Kind, expected_parameters
+from rnnscope.spec import DTYPES, Kind, check_computes, check_run_options, expected_parameters
 
 if TYPE_CHECKING:
     import torch
@@ -43,6 +43,7 @@ def load(
     stats: bool = False,
     run: bool = False,
     seed: int = 0,
+    device: str = "cpu",
 ) -> LoadReport:
     """Read the file and report its recurrent layers.
 
@@ -53,10 +54,14 @@ def load(
         stats: add per-gate statistics of the weights and the summed biases.
         run: rebuild each layer, load its tensors strictly and verify it on synthetic input.
         seed: seed of the synthetic input for ``run``.
+        device: where ``run`` verifies the layers.
 
     Raises:
         BadInput: an unreadable or unsafe file, a prefix that is not there, a bad constructor.
     """
+    check_run_options(device, "float32", seed)
+    if run:
+        check_computes(device, "load --run")
     constructor = None
     if expect is not None:
         from rnnscope.expectation import parse_constructor
@@ -89,7 +94,7 @@ def load(
         notes=notes,
         expectation=expectation,
         stats=[row for layer in found for row in gate_stats(checkpoint, layer)] if stats else None,
-        verify=[(layer.prefix, _verify(checkpoint, layer, seed)) for layer in found] if run else None,
+        verify=[(layer.prefix, _verify(checkpoint, layer, seed, device)) for layer in found] if run else None,
     )
 
 
@@ -253,9 +258,9 @@ def _finite(value: torch.Tensor) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def _verify(checkpoint: Checkpoint, layer: FoundLayer, seed: int) -> VerifyReport:
-    """The layer rebuilt from its constructor, its tensors loaded strictly, verified on the CPU."""
+def _verify(checkpoint: Checkpoint, layer: FoundLayer, seed: int, device: str) -> VerifyReport:
+    """The layer rebuilt from its constructor, its tensors loaded strictly, verified on ``device``."""
     from rnnscope.verification import verify
 
     dtype = layer.dtype if layer.dtype in DTYPES else "float32"
-    return verify(layer.spec, "cpu", dtype, seed, weights=checkpoint.state_dict(layer))
+    return verify(layer.spec, device, dtype, seed, weights=checkpoint.state_dict(layer))

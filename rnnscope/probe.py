@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from rnnscope.cost import forward_bytes
@@ -14,7 +14,7 @@ from rnnscope.runtime import (
     run_failures,
     torch,
 )
-from rnnscope.spec import Kind, LayerSpec
+from rnnscope.spec import Kind, LayerSpec, check_torch_limits, command_line
 
 nn = torch.nn
 rnn_utils = torch.nn.utils.rnn
@@ -112,18 +112,21 @@ def _state_names(spec: LayerSpec, step: str) -> list[str]:
     return ["h_" + step, "c_" + step] if spec.has_cell_state else ["h_" + step]
 
 
-def meta_skip_reason(spec: LayerSpec) -> str | None:
-    """Why a meta forward pass would take too long, with the --seq-len that makes it run."""
+def meta_skip_reason(spec: LayerSpec, dtype: str, seed: int) -> str | None:
+    """Why a meta forward pass would take too long, with the command line that runs it."""
     if spec.cell:
         return None
     per_step = spec.num_layers * spec.directions
     if spec.seq_len == 1 or spec.seq_len * per_step <= META_FORWARD_STEP_LIMIT:
         return None
     runnable = max(1, META_FORWARD_STEP_LIMIT // per_step)
+    # --lengths must fit --seq-len: a shorter run keeps the lengths, cut to it.
+    lengths = None if spec.lengths is None else tuple(min(length, runnable) for length in spec.lengths)
+    shorter = command_line("inspect", replace(spec, seq_len=runnable, lengths=lengths), "meta", dtype, seed)
     return (
         f"forward pass skipped on meta: PyTorch walks all {spec.seq_len * per_step:,} steps "
         f"(seq-len × layers × directions) at about 5 ms each; shapes of the tensors come from "
-        f"the formulas only. Run it with --seq-len {runnable} or less."
+        f"the formulas only. Run it with --seq-len {runnable} or less: {shorter}"
     )
 
 
@@ -147,9 +150,11 @@ def probe(
             (``load --run``); the seed still draws the input.
 
     Raises:
-        BadInput: a device that is not here, or a configuration that cannot fit it.
+        BadInput: a device that is not here, a layer past what PyTorch can build or hold, or a
+            configuration that cannot fit the device.
         RunFailed: the forward pass failed although the input was valid.
     """
+    check_torch_limits(spec, dtype)
     torch_device = resolve_device(device)
     torch_dtype = TORCH_DTYPES[dtype]
     check_fits(spec, torch_device, forward_bytes(spec, dtype))
@@ -161,7 +166,7 @@ def probe(
             module.load_state_dict(weights, strict=True)
         inputs = make_inputs(spec, torch_device, torch_dtype)
         result = Probe(spec, torch_device, torch_dtype, module, inputs, notes=notes)
-        result.skipped_reason = meta_skip_reason(spec) if torch_device.type == "meta" else None
+        result.skipped_reason = meta_skip_reason(spec, dtype, seed) if torch_device.type == "meta" else None
         if result.skipped_reason is None:
             with torch.inference_mode():
                 _forward(result)

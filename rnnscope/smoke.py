@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 import xml.etree.ElementTree as ElementTree
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,57 +18,64 @@ from rnnscope.errors import BadInput, RnnscopeError
 from rnnscope.inspection import inspect
 from rnnscope.report import CheckRow, InspectReport, ProgressCallback, SmokeCase, SmokeReport
 from rnnscope.runtime import resolve_device
-from rnnscope.spec import Kind, LayerSpec, check_run_options, make_spec, parse_lengths
+from rnnscope.spec import (
+    Kind,
+    LayerSpec,
+    check_computes,
+    check_run_options,
+    command_line,
+    make_spec,
+    spec_flags,
+)
 from rnnscope.verification import verify
 
 # Small enough to run in milliseconds; input and hidden sizes differ so that a transposed or
 # misplaced block cannot line up by accident.
-SMALL_SIZES = (("-i", "5"), ("-H", "7"), ("-L", "6"), ("-N", "3"))
-SMALL_LENGTHS = "6,2,4"  # unsorted, with a sequence shorter than the rest
+SMALL_SIZES: dict[str, int] = {"input_size": 5, "hidden_size": 7, "seq_len": 6, "batch": 3}
+SMALL_LENGTHS = (6, 2, 4)  # unsorted, with a sequence shorter than the rest
 
-# (flags after KIND, whether the quick subset has it), for every kind; each adds SMALL_SIZES.
+# (make_spec's keywords, whether the quick subset has it), for every kind; each adds SMALL_SIZES.
 # One more case per kind runs at the default sizes, in the full matrix only.
-_MODULE_CASES: list[tuple[str, bool]] = [
-    ("", False),
-    ("--layers 2", False),
-    ("--bidirectional", False),
-    ("--layers 2 --bidirectional --batch-first", True),
-    ("--no-bias", False),
-    ("--no-initial-state", False),
-    ("--unbatched", False),
-    (f"--layers 2 --bidirectional --lengths {SMALL_LENGTHS}", False),
-    ("--cell", True),
-    ("--cell --no-bias --no-initial-state", False),
-    ("--cell --unbatched", False),
+_MODULE_CASES: list[tuple[dict[str, Any], bool]] = [
+    ({}, False),
+    ({"num_layers": 2}, False),
+    ({"bidirectional": True}, False),
+    ({"num_layers": 2, "bidirectional": True, "batch_first": True}, True),
+    ({"bias": False}, False),
+    ({"initial_state": False}, False),
+    ({"unbatched": True}, False),
+    ({"num_layers": 2, "bidirectional": True, "lengths": SMALL_LENGTHS}, False),
+    ({"cell": True}, True),
+    ({"cell": True, "bias": False, "initial_state": False}, False),
+    ({"cell": True, "unbatched": True}, False),
 ]
-# (kind, flags, quick) for the options one kind has.
-_EXTRA_CASES: list[tuple[str, str, bool]] = [
-    ("rnn", "--nonlinearity relu", False),
-    ("rnn", "--nonlinearity relu --layers 2 --bidirectional", True),
-    ("rnn", "--cell --nonlinearity relu", False),
-    ("lstm", "--proj-size 3", False),
-    ("lstm", "--proj-size 3 --layers 2 --bidirectional --batch-first", False),
-    ("lstm", f"--proj-size 3 --bidirectional --lengths {SMALL_LENGTHS}", True),
-    ("lstm", "--proj-size 3 --unbatched", True),
+# (kind, keywords, quick) for the options one kind has.
+_EXTRA_CASES: list[tuple[Kind, dict[str, Any], bool]] = [
+    (Kind.rnn, {"nonlinearity": "relu"}, False),
+    (Kind.rnn, {"nonlinearity": "relu", "num_layers": 2, "bidirectional": True}, True),
+    (Kind.rnn, {"cell": True, "nonlinearity": "relu"}, False),
+    (Kind.lstm, {"proj_size": 3}, False),
+    (Kind.lstm, {"proj_size": 3, "num_layers": 2, "bidirectional": True, "batch_first": True}, False),
+    (Kind.lstm, {"proj_size": 3, "bidirectional": True, "lengths": SMALL_LENGTHS}, True),
+    (Kind.lstm, {"proj_size": 3, "unbatched": True}, True),
 ]
 DEFAULT_SIZES = "default sizes"
 
 
 @dataclass(frozen=True)
 class SmokeConfig:
-    """One case of the matrix: its name (KIND and flags) and the flags that rebuild it."""
+    """One case of the matrix: its name (KIND and the flags that make it this case) and spec."""
 
     name: str
-    kind: Kind
-    flags: tuple[str, ...]
+    spec: LayerSpec
 
-    def spec(self) -> LayerSpec:
-        return make_spec(self.kind, **_spec_options(self.flags))
+    @property
+    def kind(self) -> Kind:
+        return self.spec.kind
 
     def command(self, device: str, dtype: str, seed: int) -> str:
         """The ``rnnscope verify`` line that reproduces this case."""
-        run = ("--device", device, "--dtype", dtype, "--seed", str(seed))
-        return " ".join(("rnnscope", "verify", self.kind.value, *self.flags, *run))
+        return command_line("verify", self.spec, device, dtype, seed)
 
 
 def smoke_configs(quick: bool = False) -> list[SmokeConfig]:
@@ -77,57 +83,26 @@ def smoke_configs(quick: bool = False) -> list[SmokeConfig]:
     configs = []
     for kind in Kind:
         if not quick:
-            configs.append(SmokeConfig(f"{kind.value} ({DEFAULT_SIZES})", kind, ()))
-        cases = [(kind.value, flags, in_quick) for flags, in_quick in _MODULE_CASES]
-        cases += [case for case in _EXTRA_CASES if case[0] == kind.value]
-        for _kind, flags, in_quick in cases:
+            configs.append(SmokeConfig(f"{kind.value} ({DEFAULT_SIZES})", make_spec(kind)))
+        cases = [(kind, options, in_quick) for options, in_quick in _MODULE_CASES]
+        cases += [case for case in _EXTRA_CASES if case[0] is kind]
+        for _kind, options, in_quick in cases:
             if quick and not in_quick:
                 continue
-            configs.append(SmokeConfig(f"{kind.value} {flags}".strip(), kind, _sized(flags.split())))
+            name = " ".join((kind.value, *spec_flags(make_spec(kind, **options))))
+            configs.append(SmokeConfig(name, make_spec(kind, **options, **_sizes(options))))
     return configs
 
 
-def _sized(flags: list[str]) -> tuple[str, ...]:
-    """The flags plus the small sizes, minus those a flag rules out (a cell has no -L, an
-    unbatched or packed input no -N)."""
-    sizes = dict(SMALL_SIZES)
-    if "--cell" in flags:
-        del sizes["-L"]
-    if "--unbatched" in flags or "--lengths" in flags:
-        del sizes["-N"]
-    return (*flags, *(word for flag_and_value in sizes.items() for word in flag_and_value))
-
-
-def _spec_options(flags: tuple[str, ...]) -> dict[str, Any]:
-    """make_spec's keywords for the flags a smoke case uses."""
-    switches = {
-        "--cell": ("cell", True),
-        "--bidirectional": ("bidirectional", True),
-        "--batch-first": ("batch_first", True),
-        "--no-bias": ("bias", False),
-        "--unbatched": ("unbatched", True),
-        "--no-initial-state": ("initial_state", False),
-    }
-    valued: dict[str, tuple[str, Callable[[str], Any]]] = {
-        "-i": ("input_size", int),
-        "-H": ("hidden_size", int),
-        "-L": ("seq_len", int),
-        "-N": ("batch", int),
-        "--layers": ("num_layers", int),
-        "--proj-size": ("proj_size", int),
-        "--nonlinearity": ("nonlinearity", str),
-        "--lengths": ("lengths", parse_lengths),
-    }
-    options: dict[str, Any] = {}
-    words = iter(flags)
-    for word in words:
-        if word in switches:
-            key, value = switches[word]
-            options[key] = value
-        else:
-            key, parse = valued[word]
-            options[key] = parse(next(words))
-    return options
+def _sizes(options: dict[str, Any]) -> dict[str, Any]:
+    """The small sizes, minus those the case rules out (a cell has no --seq-len, an unbatched
+    or packed input no --batch)."""
+    sizes: dict[str, Any] = dict(SMALL_SIZES)
+    if options.get("cell"):
+        del sizes["seq_len"]
+    if options.get("unbatched") or "lengths" in options:
+        del sizes["batch"]
+    return sizes
 
 
 def run_smoke(
@@ -146,9 +121,8 @@ def run_smoke(
         BadInput: an unknown device or dtype, meta (verify needs values), or a device that
             is not here. Anything a single case raises becomes that case's failure instead.
     """
-    check_run_options(device, dtype)
-    if device == "meta":
-        raise BadInput("smoke needs a real device: --device meta holds no values to verify; use cpu or cuda")
+    check_run_options(device, dtype, seed)
+    check_computes(device, "smoke")
     where = str(resolve_device(device))
     configs = smoke_configs(quick)
     started = time.perf_counter()
@@ -166,7 +140,7 @@ def _run_case(config: SmokeConfig, device: str, dtype: str, seed: int) -> SmokeC
     shapes_ok = False
     checks: list[CheckRow] = []
     try:
-        spec = config.spec()
+        spec = config.spec
         inspected = inspect(spec, device, dtype, seed)
         shapes_ok = inspected.ok
         checks = verify(spec, device, dtype, seed).checks

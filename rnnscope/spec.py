@@ -8,8 +8,9 @@ H_in (input_size), H_cell (hidden_size), H_out (proj_size if > 0 else hidden_siz
 
 from __future__ import annotations
 
+import math
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from enum import Enum
 from typing import Any
 
@@ -31,6 +32,17 @@ _DEVICE_PATTERN = re.compile(r"^(cpu|cuda|cuda:\d+|mps|auto|meta)$")
 DEVICE_CHOICES = "cpu, cuda, cuda:N, mps, auto or meta"
 DEFAULT_SEQ_LEN = 100
 DEFAULT_BATCH = 32
+
+# torch.manual_seed takes a 64-bit value: -2^63 up to 2^64 - 1 (it maps negative seeds onto
+# the unsigned range); anything else raises "Overflow when unpacking long long".
+SEED_MIN, SEED_MAX = -(2**63), 2**64 - 1
+# PyTorch keeps a tensor's storage size in bytes (numel × element size) in an int64, and refuses
+# ("Storage size calculation overflowed") any tensor past it, even on the meta device.
+TORCH_MAX_BYTES = 2**63 - 1
+# PyTorch's time to build a stack of layers grows faster than the stack (measured here on meta:
+# nn.RNN with 1,000 layers 0.7 s, 5,000 1.8 s, 20,000 25 s), and every parameter becomes a row
+# of the report; past this many layers a command would sit silent for minutes.
+MAX_LAYERS = 1000
 
 
 @dataclass(frozen=True)
@@ -286,12 +298,144 @@ def _check_lengths(
     return limit, len(lengths)
 
 
-def check_run_options(device: str, dtype: str) -> None:
-    """Check --device and --dtype spellings (whether the device exists is torch's question)."""
+def check_run_options(device: str, dtype: str, seed: int = 0) -> None:
+    """Check --device and --dtype spellings (whether the device exists is torch's question) and
+    that --seed is a value torch.manual_seed takes."""
     if not _DEVICE_PATTERN.match(device):
         raise BadInput(f"--device must be {DEVICE_CHOICES}, got {device!r}")
     if dtype not in DTYPES:
         raise BadInput(f"--dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    if not SEED_MIN <= seed <= SEED_MAX:
+        raise BadInput(
+            f"--seed must be between -2^63 and 2^64 - 1 (torch.manual_seed takes a 64-bit value), got {seed}"
+        )
+
+
+def check_computes(device: str, command: str) -> None:
+    """Refuse ``--device meta`` for a command that needs values (verify, smoke, bench).
+
+    Raises:
+        BadInput: one wording for every such command.
+    """
+    if device == "meta":
+        raise BadInput(
+            f"--device meta: {command} needs values and the meta device holds none "
+            "(it computes shapes only); use --device cpu or cuda"
+        )
+
+
+# The flags that set a symbol of PyTorch's docstrings, to name them when a size is past a limit.
+_SYMBOL_FLAGS = {
+    "L": "--seq-len",
+    "N": "--batch",
+    "H_in": "--input-size",
+    "H_cell": "--hidden-size",
+    "H_out": "--hidden-size",  # or --proj-size, where it is given
+    "lengths": "--lengths",
+}
+
+
+def check_torch_limits(spec: LayerSpec, dtype: str) -> None:
+    """Refuse, before torch runs, a layer PyTorch cannot build or hold on any device.
+
+    Checks ``--layers`` against MAX_LAYERS and every tensor PyTorch creates for the layer —
+    parameters, input, states, output, and the gate pre-activations of every row at once,
+    (rows, G·H_cell), which PyTorch's CPU kernels compute before the time loop — against the
+    TORCH_MAX_BYTES a tensor's storage can have.
+
+    Raises:
+        BadInput: naming the tensor, its size, the limit and the flags that set it.
+    """
+    if spec.num_layers > MAX_LAYERS:
+        raise BadInput(
+            f"--layers must be at most {MAX_LAYERS:,}, got {spec.num_layers:,}: PyTorch's time to build a "
+            "stack grows faster than its depth (5,000 layers take about 2 s, 20,000 about 25 s)"
+        )
+    item = DTYPE_BYTES[dtype]
+    for name, formula, shape in _torch_tensors(spec):
+        size = math.prod(shape) * item
+        if size > TORCH_MAX_BYTES:
+            symbols_used = re.findall(r"[A-Za-z_]+", formula)
+            flags = {_SYMBOL_FLAGS[symbol]: None for symbol in symbols_used if symbol in _SYMBOL_FLAGS}
+            if spec.proj_size and "H_out" in symbols_used:
+                flags["--proj-size"] = None
+            raise BadInput(
+                f"{name} {formula} would be {format_shape(shape)}: {size:,} bytes in {dtype}, past the "
+                f"2^63 - 1 bytes a PyTorch tensor can hold; lower {', '.join(flags)}"
+            )
+
+
+def _torch_tensors(spec: LayerSpec) -> list[tuple[str, str, Shape]]:
+    """(name, formula, shape) of every tensor PyTorch makes for the spec's forward pass."""
+    gates = gate_count(spec.kind.value)
+    rows_formula = f"{gates}·H_cell" if gates > 1 else "H_cell"
+    if spec.cell:
+        rows, rows_symbol = (1, "1") if spec.unbatched else (spec.batch, "N")
+    elif spec.lengths is not None:
+        rows, rows_symbol = sum(spec.lengths), "sum(lengths)"
+    else:
+        rows = spec.seq_len * (1 if spec.unbatched else spec.batch)
+        rows_symbol = "L" if spec.unbatched else "L·N"
+    tensors = [(t.name, t.formula, t.shape) for t in expected_tensors(spec)]
+    tensors += [(p.name, p.formula, p.shape) for p in expected_parameters(spec)]
+    gate_shape = (rows, gates * spec.hidden_size)
+    tensors.append(("the gate pre-activations", f"({rows_symbol}, {rows_formula})", gate_shape))
+    return tensors
+
+
+# Flags in the order --help lists them, with the LayerSpec field each sets; switches give the
+# value they set, valued flags None.
+_SPEC_FLAGS: list[tuple[str, str, object]] = [
+    ("cell", "--cell", True),
+    ("input_size", "--input-size", None),
+    ("hidden_size", "--hidden-size", None),
+    ("num_layers", "--layers", None),
+    ("bidirectional", "--bidirectional", True),
+    ("batch_first", "--batch-first", True),
+    ("bias", "--no-bias", False),
+    ("dropout", "--dropout", None),
+    ("nonlinearity", "--nonlinearity", None),
+    ("proj_size", "--proj-size", None),
+    ("seq_len", "--seq-len", None),
+    ("batch", "--batch", None),
+    ("unbatched", "--unbatched", True),
+    ("lengths", "--lengths", None),
+    ("enforce_sorted", "--enforce-sorted", True),
+    ("initial_state", "--no-initial-state", False),
+]
+_DEFAULTS = {field.name: field.default for field in fields(LayerSpec)}
+
+
+def spec_flags(spec: LayerSpec) -> tuple[str, ...]:
+    """The flags after KIND that rebuild ``spec``: the inverse of ``make_spec`` on typed flags.
+
+    Values equal to their defaults are left out, and so are those another flag implies or rules
+    out (a cell's --seq-len, an unbatched input's --batch, the --batch that --lengths gives), so
+    that ``make_spec(spec.kind, **flags parsed)`` accepts the line and returns ``spec``.
+    """
+    implied = set()
+    if spec.cell:
+        implied.add("seq_len")
+    if spec.unbatched or spec.lengths is not None:
+        implied.add("batch")
+    words: list[str] = []
+    for name, flag, switch_value in _SPEC_FLAGS:
+        value = getattr(spec, name)
+        if name in implied or value == _DEFAULTS[name]:
+            continue
+        if switch_value is not None:
+            words.append(flag)
+        elif name == "lengths":
+            words += [flag, ",".join(map(str, value))]
+        else:
+            words += [flag, str(value)]  # str of a float is its shortest exact spelling
+    return tuple(words)
+
+
+def command_line(command: str, spec: LayerSpec, device: str, dtype: str, seed: int) -> str:
+    """The ``rnnscope COMMAND KIND ...`` line that runs ``spec`` again, e.g. to reproduce a case."""
+    run = ("--device", device, "--dtype", dtype, "--seed", str(seed))
+    return " ".join(("rnnscope", command, spec.kind.value, *spec_flags(spec), *run))
 
 
 def symbols(spec: LayerSpec) -> dict[str, int]:

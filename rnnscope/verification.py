@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from rnnscope.cost import forward_bytes
 from rnnscope.equations import equations, gate_rows
-from rnnscope.errors import BadInput
 from rnnscope.inspection import state_rows
 from rnnscope.probe import Probe, probe
 from rnnscope.reference import reference_forward
 from rnnscope.report import CheckRow, VerifyReport
 from rnnscope.runtime import check_fits, torch
-from rnnscope.spec import LayerSpec
+from rnnscope.spec import LayerSpec, check_computes, check_torch_limits
 
 # The largest max |a − r| / max(|r|, 1) that passes, by where the module ran and its dtype.
 # Measured on CPU (torch 2.13, L = 100, N = 32, up to 3 bidirectional layers of 64, seeds 0-2):
@@ -46,14 +45,13 @@ def verify(
     ``weights`` (a state_dict, loaded with ``strict=True``) replaces the seeded initial weights.
 
     Raises:
-        BadInput: ``meta`` (nothing to compare), a device that is not here, or a
-            configuration that cannot fit the device or the CPU reference.
+        BadInput: ``meta`` (nothing to compare), a device that is not here, a layer past what
+            PyTorch can build or hold, or a configuration that cannot fit the device or the CPU
+            reference.
         RunFailed: the forward pass failed although the input was valid.
     """
-    if device == "meta":
-        raise BadInput(
-            "verify needs a real device: --device meta holds no values to compare; use --device cpu or cuda"
-        )
+    check_computes(device, "verify")
+    check_torch_limits(spec, dtype)  # before check_fits, whose "use --device meta" cannot help here
     check_fits(spec, torch.device("cpu"), forward_bytes(spec, "float64"))
     ran = probe(spec, device, dtype, seed, training=False, weights=weights)
     float64_weights = {name: p.detach().to("cpu", torch.float64) for name, p in ran.module.named_parameters()}

@@ -49,10 +49,6 @@ def test_cell_bench_runs_one_step() -> None:
 @pytest.mark.parametrize(
     ("args", "line"),
     [
-        (
-            ["--device", "meta"],
-            "error: --device meta: nothing to time, the meta device computes no values; use cpu or cuda\n",
-        ),
         (["--iters", "0"], "error: --iters must be a positive integer, got 0\n"),
         (["--warmup", "-1"], "error: --warmup must be 0 or more, got -1\n"),
     ],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import given, settings
@@ -104,6 +105,22 @@ def specs(draw: st.DrawFn) -> LayerSpec:
         unbatched=layout == "unbatched",
         lengths=lengths,
     )
+
+
+@pytest.fixture(scope="module", autouse=True)
+def counted_without_inference_mode() -> Iterator[None]:
+    """Run probe's forward under no_grad instead of inference_mode while FlopCounterMode counts.
+
+    torch 2.4.1's FlopCounterMode counts nothing at all inside torch.inference_mode() (0 even for
+    nn.Linear; pytorch/pytorch#126268), 2.13.0's counts there as under no_grad; no_grad runs the
+    same ops and is counted by both.
+    """
+    from rnnscope import probe
+    from rnnscope.runtime import torch
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(probe.torch, "inference_mode", torch.no_grad)
+        yield
 
 
 @settings(deadline=None, max_examples=40)

@@ -28,3 +28,27 @@ def test_every_flag_is_documented(name: str) -> None:
         for flag in [*parameter.opts, *parameter.secondary_opts]:
             if flag.startswith("--"):
                 assert f"`{flag}" in README or f"/ {flag}`" in README, f"{name} {flag}"
+
+
+def readme_command(section: str) -> str:
+    """The one line in the first ```bash block under README's ``## section``."""
+    after = README.split(f"\n## {section}\n", 1)[1]
+    block = after.split("```bash\n", 1)[1].split("\n```", 1)[0]
+    assert "\n" not in block, f"README's {section} command is more than one line"
+    return block
+
+
+def test_ci_runs_exactly_the_readme_test_command() -> None:
+    ci = (Path(__file__).parent.parent / ".ci" / "run").read_text()
+    assert readme_command("Test") in ci.splitlines()
+
+
+def test_readme_commands_stand_alone_in_a_fresh_shell() -> None:
+    # Each creates or reuses .venv and names its programs inside it: nothing to activate first.
+    for section, program in (
+        ("Install and run", ".venv/bin/rnnscope"),
+        ("Test", ".venv/bin/python -m pytest"),
+    ):
+        command = readme_command(section)
+        assert command.startswith("python3 -m venv .venv && .venv/bin/pip install torch==")
+        assert program in command and "activate" not in command

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from tests.conftest import run_cli
+from rnnscope.spec import DTYPE_BYTES, DTYPES, TORCH_MAX_BYTES, Kind
+from tests.conftest import run_cli, run_json
 
 BAD_INPUT = [
     (["rnn", "--input-size", "0"], "--input-size must be a positive integer, got 0"),
@@ -65,6 +68,32 @@ BAD_INPUT = [
         "--enforce-sorted (--no-enforce-sorted, the default)",
     ),
     (["rnn", "--enforce-sorted"], "--enforce-sorted needs --lengths"),
+    (
+        ["rnn", "--seed", "99999999999999999999"],
+        "--seed must be between -2^63 and 2^64 - 1 (torch.manual_seed takes a 64-bit value), "
+        "got 99999999999999999999",
+    ),
+    (
+        ["rnn", "--seed", "-9223372036854775809"],
+        "--seed must be between -2^63 and 2^64 - 1 (torch.manual_seed takes a 64-bit value), "
+        "got -9223372036854775809",
+    ),
+    (
+        ["rnn", "--layers", "100000", "--device", "meta"],
+        "--layers must be at most 1,000, got 100,000: PyTorch's time to build a stack grows faster "
+        "than its depth (5,000 layers take about 2 s, 20,000 about 25 s)",
+    ),
+    (
+        ["lstm", "--hidden-size", "2000000000", "--device", "meta"],
+        "weight_hh_l0 (4·H_cell, H_out) would be (8000000000, 2000000000): 64,000,000,000,000,000,000 "
+        "bytes in float32, past the 2^63 - 1 bytes a PyTorch tensor can hold; lower --hidden-size",
+    ),
+    (
+        ["gru", "--batch", "10000000000", "--seq-len", "1000000000", "--device", "meta"],
+        "input (L, N, H_in) would be (1000000000, 10000000000, 10): 400,000,000,000,000,000,000 bytes "
+        "in float32, past the 2^63 - 1 bytes a PyTorch tensor can hold; lower --seq-len, --batch, "
+        "--input-size",
+    ),
 ]
 
 
@@ -74,6 +103,61 @@ def test_bad_input_is_one_line_exit_2(args: list[str], message: str) -> None:
     assert result.exit_code == 2
     assert result.stdout == ""
     assert result.stderr == f"error: {message}\n"
+
+
+@pytest.mark.parametrize("command", [["verify", "gru"], ["smoke"], ["bench", "lstm"]])
+def test_commands_that_need_values_refuse_meta_in_one_wording(command: list[str]) -> None:
+    result = run_cli(*command, "--device", "meta")
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == (
+        f"error: --device meta: {command[0]} needs values and the meta device holds none "
+        "(it computes shapes only); use --device cpu or cuda\n"
+    )
+
+
+@pytest.mark.parametrize("seed", ["-9223372036854775808", "18446744073709551615"])
+def test_the_seed_range_ends_are_accepted(seed: str) -> None:
+    document = run_json("inspect", "gru", "--seed", seed, "-L", "2", "-N", "1")
+    assert document["seed"] == int(seed)
+
+
+@settings(deadline=None, max_examples=30)
+@given(
+    rows=st.integers(1, 2**40),
+    columns=st.integers(1, 2**40),
+    dtype=st.sampled_from(DTYPES),
+)
+def test_the_byte_limit_is_where_torch_refuses_a_meta_tensor(rows: int, columns: int, dtype: str) -> None:
+    from rnnscope.runtime import TORCH_DTYPES, torch
+
+    past_limit = rows * columns * DTYPE_BYTES[dtype] > TORCH_MAX_BYTES
+    try:
+        torch.empty(rows, columns, device="meta", dtype=TORCH_DTYPES[dtype])
+    except RuntimeError as error:
+        assert "overflow" in str(error)
+        assert past_limit
+    else:
+        assert not past_limit
+
+
+@settings(deadline=None, max_examples=25)
+@given(
+    kind=st.sampled_from(list(Kind)),
+    sizes=st.lists(st.integers(0, 40).map(lambda power: 2**power), min_size=4, max_size=4),
+    cell=st.booleans(),
+    dtype=st.sampled_from(DTYPES),
+)
+def test_any_size_on_meta_is_an_answer_or_exit_2(
+    kind: Kind, sizes: list[int], cell: bool, dtype: str
+) -> None:
+    input_size, hidden_size, seq_len, batch = sizes
+    args = ["-i", str(input_size), "-H", str(hidden_size), "-N", str(batch), "--dtype", dtype]
+    args += ["--cell"] if cell else ["-L", str(seq_len)]
+    result = run_cli("inspect", kind.value, *args, "--device", "meta", "--json")
+    assert result.exit_code in (0, 2), result.stderr
+    if result.exit_code == 2:
+        assert "past the 2^63 - 1 bytes a PyTorch tensor can hold" in result.stderr
+        assert result.stderr.count("\n") == 1
 
 
 def test_bad_input_with_json_prints_nothing_on_stdout() -> None:
@@ -125,3 +209,10 @@ def test_debug_shows_the_traceback() -> None:
     assert result.exit_code != 0
     assert result.exception is not None
     assert "--proj-size applies to lstm only" in str(result.exception)
+
+
+@pytest.mark.parametrize("command", [["smoke"], ["verify", "rnn"], ["bench", "gru"], ["compare"]])
+def test_every_command_with_seed_refuses_one_torch_cannot_take(command: list[str]) -> None:
+    result = run_cli(*command, "--seed", str(2**64))
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr.startswith("error: --seed must be between -2^63 and 2^64 - 1")

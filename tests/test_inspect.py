@@ -196,7 +196,10 @@ def test_meta_skips_long_forward_and_judges_parameters() -> None:
     assert document["forward"] == "skipped"
     assert all(row["shape"] is None and row["ok"] is None for row in document["tensors"])
     assert document["ok"] is True
-    assert any("--seq-len 5" in note for note in document["notes"])
+    note = next(note for note in document["notes"] if "forward pass skipped" in note)
+    shorter = note.split("Run it with --seq-len 5 or less: rnnscope ")[1].split()
+    rerun = run_json(*shorter)  # the line the note gives runs the forward pass
+    assert (rerun["forward"], rerun["config"]["seq_len"], rerun["total_params"]) == ("ran", 5, 68_723_671_040)
 
 
 def test_meta_runs_short_forward() -> None:
@@ -255,8 +258,28 @@ def test_a_failing_run_exits_3_with_one_line(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(probe_module, "_forward", broken_forward)
     result = run_cli("inspect", "lstm", "--json")
     assert (result.exit_code, result.stdout) == (3, "")
+    assert (
+        result.stderr == "error: the run failed on cpu: CUDNN_STATUS_EXECUTION_FAILED; --debug shows where\n"
+    )
+
+
+def test_an_allocation_that_fails_anyway_exits_3(monkeypatch: pytest.MonkeyPatch) -> None:
+    import rnnscope.probe as probe_module
+
+    def out_of_memory(result: object) -> None:
+        # CUDA's own wording, as torch 2.11 raised it on an H200 held to 71.58 MiB.
+        raise torch.cuda.OutOfMemoryError(
+            "CUDA out of memory. Tried to allocate 64.00 MiB. GPU 0 has a total capacity of 139.80 GiB "
+            "of which 139.22 GiB is free. Including non-PyTorch memory, this process has 582.00 MiB "
+            "memory in use. 71.58 MiB allowed; Of the allocated memory 64.00 MiB is allocated by PyTorch"
+        )
+
+    monkeypatch.setattr(probe_module, "_forward", out_of_memory)
+    result = run_cli("inspect", "lstm", "--json")
+    assert (result.exit_code, result.stdout) == (3, "")
     assert result.stderr == (
-        "error: the run failed on cpu: CUDNN_STATUS_EXECUTION_FAILED; try --device cpu or --dtype float32\n"
+        "error: out of memory on cpu: CUDA out of memory. Tried to allocate 64.00 MiB; try a smaller "
+        "--batch or --seq-len, or --device meta\n"
     )
 
 

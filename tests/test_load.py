@@ -634,3 +634,24 @@ def test_file_saved_on_a_gpu_reads_without_one(tmp_path: Path) -> None:
     for name, tensor in torch.load(saved, weights_only=True).items():
         assert torch.equal(values[name], tensor) and values[name].device.type == "cpu"
     assert run_json("load", str(on_gpu), "--run")["ok"] is True
+
+
+def test_run_options_are_checked_before_the_file_is_read(tmp_path: Path) -> None:
+    path = save(tmp_path / "m.pt", nn.GRU(3, 4).state_dict())
+    cases = {
+        ("--seed", str(2**64)): "error: --seed must be between -2^63 and 2^64 - 1 (torch.manual_seed takes a "
+        f"64-bit value), got {2**64}\n",
+        ("--device", "meta"): "error: --device meta: load --run needs values and the meta device holds none "
+        "(it computes shapes only); use --device cpu or cuda\n",
+        ("--device", "tpu"): "error: --device must be cpu, cuda, cuda:N, mps, auto or meta, got 'tpu'\n",
+    }
+    for flags, message in cases.items():
+        result = run_cli("load", str(path), "--run", *flags)
+        assert (result.exit_code, result.stdout, result.stderr) == (2, "", message)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_run_on_cuda(tmp_path: Path) -> None:
+    path = save(tmp_path / "m.pt", nn.LSTM(3, 4, 2, bidirectional=True).state_dict())
+    document = run_json("load", str(path), "--run", "--device", "cuda")
+    assert document["verify"][0]["device"].startswith("cuda") and document["verify"][0]["ok"]

@@ -7,10 +7,12 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-RNNSCOPE = shutil.which("rnnscope")
+# The script installed beside this Python (a venv's bin/, used without activating it), else PATH's.
+RNNSCOPE = shutil.which("rnnscope", path=str(Path(sys.executable).parent)) or shutil.which("rnnscope")
 needs_script = pytest.mark.skipif(RNNSCOPE is None, reason="the rnnscope console script is not installed")
 
 
@@ -109,3 +111,10 @@ def test_draw_runs_without_importing_torch() -> None:
     modules, stdout = traced("-m", "rnnscope", "draw", "lstm", "--layers", "2", "--json")
     assert json.loads(stdout)["module"] == "LSTM(10, 20, num_layers=2)"
     assert "torch" not in modules
+
+
+def test_json_output_does_not_import_rich() -> None:
+    # Rich draws the tables only; a script reading --json should not wait for its import.
+    modules, stdout = traced("-m", "rnnscope", "inspect", "gru", "--cell", "--json")
+    assert json.loads(stdout)["module"] == "GRUCell(10, 20)"
+    assert "torch" in modules and "rich" not in modules

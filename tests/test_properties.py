@@ -12,7 +12,8 @@ from rnnscope import Kind, LayerSpec, inspect, make_spec
 from rnnscope.cost import total_parameters
 from rnnscope.probe import build_module
 from rnnscope.runtime import torch
-from rnnscope.spec import expected_batch_sizes, expected_parameters
+from rnnscope.spec import expected_batch_sizes, expected_parameters, spec_flags
+from tests.conftest import run_json
 
 
 @st.composite
@@ -81,3 +82,10 @@ def test_packed_batch_sizes_follow_the_lengths(spec: LayerSpec) -> None:
     assert rows["packed_input.batch_sizes"].values == expected_batch_sizes(spec.lengths)
     assert rows["packed_input.data"].shape == (sum(spec.lengths), spec.input_size)
     assert report.ok
+
+
+@settings(max_examples=30, deadline=None)
+@given(layer_specs())
+def test_spec_flags_typed_on_the_command_line_give_the_spec_back(spec: LayerSpec) -> None:
+    document = run_json("inspect", spec.kind.value, *spec_flags(spec))
+    assert document["config"] == spec.config()

@@ -21,7 +21,7 @@ from tests.conftest import run_cli, run_json
 
 
 def test_the_matrix_covers_every_option() -> None:
-    specs = [config.spec() for config in smoke_configs()]
+    specs = [config.spec for config in smoke_configs()]
     for kind in Kind:
         mine = [spec for spec in specs if spec.kind is kind]
         assert any(spec.cell for spec in mine) and any(not spec.cell for spec in mine)
@@ -120,12 +120,7 @@ def test_a_case_that_raises_is_a_failed_case(tmp_path: Path, monkeypatch: pytest
     assert suite is not None and suite.get("errors") == str(len(raised))
 
 
-def test_smoke_refuses_meta_and_bad_options() -> None:
-    result = run_cli("smoke", "--device", "meta")
-    assert result.exit_code == 2 and result.stdout == ""
-    assert result.stderr == (
-        "error: smoke needs a real device: --device meta holds no values to verify; use cpu or cuda\n"
-    )
+def test_smoke_refuses_bad_options() -> None:
     result = run_cli("smoke", "--dtype", "float8")
     assert result.exit_code == 2
     assert (
@@ -142,7 +137,7 @@ def test_junit_that_cannot_be_written_is_bad_input(tmp_path: Path) -> None:
 
 def test_a_case_command_reproduces_it() -> None:
     config = next(
-        c for c in smoke_configs() if c.name == "lstm --proj-size 3 --bidirectional --lengths 6,2,4"
+        c for c in smoke_configs() if c.name == "lstm --bidirectional --proj-size 3 --lengths 6,2,4"
     )
     case = next(case for case in run_smoke(quick=True).cases if case.name == config.name)
     arguments = case.command.split()[1:]  # without "rnnscope"
