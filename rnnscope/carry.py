@@ -123,9 +123,8 @@ def _npy_bytes(value: torch.Tensor, code: str) -> bytes:
 
 
 def check_export(spec: LayerSpec, path: Path, dtype: str) -> None:
-    """Refuse, before any work, what --export cannot do."""
-    if importlib.util.find_spec("onnx") is None:
-        raise BadInput("--export needs the onnx package: pip install 'rnnscope[onnx]'")
+    """Refuse, before any work, what --export cannot do; a missing onnx package last, so that a
+    request it could never serve is refused as such wherever it runs."""
     if spec.cell:
         raise BadInput(
             "--export applies to layers, not --cell: torch exports a cell as Gemm and element-wise "
@@ -139,6 +138,8 @@ def check_export(spec: LayerSpec, path: Path, dtype: str) -> None:
         raise BadInput(f"--export takes --dtype float32 or float64, got {dtype}")
     if not path.parent.is_dir():
         raise BadInput(f"--export {path}: the folder {path.parent} does not exist")
+    if importlib.util.find_spec("onnx") is None:
+        raise BadInput("--export needs the onnx package: pip install 'rnnscope[onnx]'")
 
 
 EXPORTER = "torch.onnx.export(dynamo=False)"

@@ -19,18 +19,18 @@ INSTALL_HINT = "pip install 'rnnscope[plot]'"
 
 
 def check_png_target(path: Path) -> None:
-    """Refuse ``--png`` before any work when matplotlib is not installed or the file's folder
-    is not there.
+    """Refuse ``--png`` before any work when the file's folder is not there or matplotlib is not
+    installed (the path first: a path that can never be written is wrong wherever it runs).
 
     Raises:
-        BadInput: saying how to install matplotlib, or which folder is missing.
+        BadInput: saying which folder is missing, or how to install matplotlib.
     """
-    if importlib.util.find_spec("matplotlib") is None:
-        raise BadInput(f"--png needs matplotlib, which is not installed: {INSTALL_HINT}")
     if path.is_dir():
         raise BadInput(f"--png {path}: that is a folder; give a file name such as gradients.png")
     if not path.parent.is_dir():
         raise BadInput(f"--png {path}: the folder {path.parent} does not exist")
+    if importlib.util.find_spec("matplotlib") is None:
+        raise BadInput(f"--png needs matplotlib, which is not installed: {INSTALL_HINT}")
 
 
 def write_gradients_png(report: GradientsReport, path: Path) -> None:

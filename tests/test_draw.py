@@ -352,6 +352,7 @@ def test_draw_bad_input_exits_2_with_one_line(args: tuple[str, ...], message: st
 def test_draw_without_its_library_says_how_to_install_it(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    pytest.importorskip("drawsvg")  # the SVG half present, the PNG renderer absent
     monkeypatch.setitem(sys.modules, "resvg_py", None)
     png = tmp_path / "x.png"
     result = run_cli("draw", "rnn", "--svg", str(tmp_path / "x.svg"), "--png", str(png))
@@ -370,3 +371,14 @@ def test_unused_run_flags_are_noted() -> None:
 def test_the_drawing_is_plain_json() -> None:
     drawing: Drawing = unroll(make_spec(Kind.lstm, lengths=(3, 1), bidirectional=True))
     assert json.loads(json.dumps(drawing.to_dict(), allow_nan=False)) == drawing.to_dict()
+
+
+def test_draw_without_drawsvg_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setitem(sys.modules, "drawsvg", None)
+    result = run_cli("draw", "lstm", "--svg", str(tmp_path / "x.svg"))
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert (
+        result.stderr
+        == "error: draw needs the drawsvg package, which is not installed: pip install 'rnnscope[draw]'\n"
+    )
+    assert not (tmp_path / "x.svg").exists()
