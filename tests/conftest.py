@@ -1,14 +1,24 @@
-"""Shared test helpers: run the CLI through Typer's runner and parse its JSON."""
+"""Shared test helpers: run the CLI through Typer's runner and parse its JSON, render a view as
+text, and compare it with a golden file."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable
+from io import StringIO
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from typer.testing import CliRunner, Result
 
 from rnnscope.cli import app
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+
+GOLDEN = Path(__file__).parent / "golden"
+Golden = Callable[[str, str], None]  # the golden fixture: check(name, output)
 
 # The contract's example of a layer too big to allocate: 68,723,671,040 parameters.
 META_EXAMPLE = ("inspect", "lstm", "--input-size", "16384", "--hidden-size", "16384", "--layers", "32")
@@ -28,10 +38,36 @@ def run_json(*args: str, exit_code: int = 0) -> dict[str, Any]:
     return document
 
 
+def rendered(view: RenderableType, terminal: bool = False) -> str:
+    """The view as ``print_view`` writes it at 80 columns: plain text, or with ``terminal`` the
+    standard colours a terminal gets."""
+    from rich.console import Console
+
+    from rnnscope.render import print_view
+
+    file = StringIO()
+    console = Console(
+        file=file, width=80, color_system="standard" if terminal else None, force_terminal=terminal
+    )
+    print_view(view, console)
+    return file.getvalue()
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--update-goldens", action="store_true", help="Rewrite tests/golden/*.out.")
 
 
 @pytest.fixture
-def update_goldens(request: pytest.FixtureRequest) -> bool:
-    return bool(request.config.getoption("--update-goldens"))
+def golden(request: pytest.FixtureRequest) -> Golden:
+    """``check(name, output)``: the output equals tests/golden/NAME.out, which
+    ``--update-goldens`` rewrites first."""
+    update = bool(request.config.getoption("--update-goldens"))
+
+    def check(name: str, output: str) -> None:
+        path = GOLDEN / f"{name}.out"
+        if update:
+            path.parent.mkdir(exist_ok=True)
+            path.write_text(output)
+        assert output == path.read_text()
+
+    return check

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from io import StringIO
-
-from rich.console import Console
-
 from rnnscope.comparison import compare
-from rnnscope.render import compare_view, print_view
-from tests.conftest import run_cli, run_json
+from rnnscope.render import compare_view
+from tests.conftest import rendered, run_cli, run_json
 
 
 def test_rows_in_order_with_exact_ratios() -> None:
@@ -95,9 +91,7 @@ def test_table_fits_80_columns() -> None:
     )
     specs, notes = flags.specs_by_kind()
     assert specs[Kind.lstm].proj_size == 4096 and specs[Kind.gru].proj_size == 0
-    console = Console(file=StringIO(), width=80, color_system=None, force_terminal=False)
-    print_view(compare_view(compare(specs, "float32", notes)), console)
-    output = console.file.getvalue()  # type: ignore[attr-defined]
+    output = rendered(compare_view(compare(specs, "float32", notes)))
     assert max(len(line) for line in output.splitlines()) <= 80
     # The RNN row, per direction: layer 0 is 16384·(16384 + 16384) + 2·16384 = 536,903,680;
     # layers 1 to 31 see D·H_out = 32768: 16384·(32768 + 16384) + 2·16384 = 805,339,136.

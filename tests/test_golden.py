@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import re
-from io import StringIO
-from pathlib import Path
 
 import pytest
-from rich.console import Console
 
 from rnnscope import Kind, inspect, make_spec
-from rnnscope.render import inspect_view, print_view
+from rnnscope.render import inspect_view
+from tests.conftest import GOLDEN, Golden, rendered
 
-GOLDEN = Path(__file__).parent / "golden"
 CASES = {
     "inspect_rnn_layers2": make_spec(Kind.rnn, num_layers=2),
     "inspect_lstm_layers2": make_spec(Kind.lstm, num_layers=2),
@@ -21,22 +18,9 @@ CASES = {
 }
 
 
-def render(name: str) -> str:
-    console = Console(file=StringIO(), width=80, color_system=None, force_terminal=False)
-    print_view(inspect_view(inspect(CASES[name])), console)
-    output = console.file.getvalue()  # type: ignore[attr-defined]
-    assert isinstance(output, str)
-    return output
-
-
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_golden(name: str, update_goldens: bool) -> None:
-    output = render(name)
-    path = GOLDEN / f"{name}.out"
-    if update_goldens:
-        path.parent.mkdir(exist_ok=True)
-        path.write_text(output)
-    assert output == path.read_text()
+def test_golden(name: str, golden: Golden) -> None:
+    golden(name, rendered(inspect_view(inspect(CASES[name]))))
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

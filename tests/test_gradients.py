@@ -6,13 +6,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from io import StringIO
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from rich.console import Console
 
 from rnnscope.gradients import (
     HORIZON_FRACTION,
@@ -24,10 +22,10 @@ from rnnscope.gradients import (
     target_description,
 )
 from rnnscope.probe import build_module, make_inputs
-from rnnscope.render import gradients_view, print_view
+from rnnscope.render import gradients_view
 from rnnscope.runtime import torch
 from rnnscope.spec import Kind, LayerSpec, make_spec
-from tests.conftest import run_cli, run_json
+from tests.conftest import GOLDEN, Golden, rendered, run_cli, run_json
 
 CPU = torch.device("cpu")
 
@@ -219,18 +217,8 @@ def test_float32_underflows_where_float64_does_not() -> None:
     assert 5 < narrow.horizon < 20 and 5 < wide.horizon < 20
     assert any("exactly 0 at" in note and "float64" in note for note in single.notes)
     assert not double.notes
-    strip = render(single).splitlines()[5]
+    strip = rendered(gradients_view(single)).splitlines()[5]
     assert strip.startswith("rnn  ·") and "▁" in strip
-
-
-def render(report: GradientsReport, terminal: bool = False) -> str:
-    console = Console(
-        file=StringIO(), width=80, color_system="standard" if terminal else None, force_terminal=terminal
-    )
-    print_view(gradients_view(report), console)
-    output = console.file.getvalue()  # type: ignore[attr-defined]
-    assert isinstance(output, str)
-    return output
 
 
 def test_json_document() -> None:
@@ -400,9 +388,6 @@ def test_on_cuda(dtype: str) -> None:
     assert all(point["grad_norm"] is not None for row in document["rows"] for point in row["norms"])
 
 
-GOLDEN = Path(__file__).parent / "golden"
-
-
 def decaying(
     steps: int, decades_per_step: float, at_t: float = 1.0, floor: float = 0.0
 ) -> list[float | None]:
@@ -443,12 +428,8 @@ def synthetic_report(name: str) -> GradientsReport:
 
 
 @pytest.mark.parametrize("name", ["gradients_story", "gradients_underflow"])
-def test_golden_chart(name: str, update_goldens: bool) -> None:
-    output = render(synthetic_report(name))
-    path = GOLDEN / f"{name}.out"
-    if update_goldens:
-        path.write_text(output)
-    assert output == path.read_text()
+def test_golden_chart(name: str, golden: Golden) -> None:
+    golden(name, rendered(gradients_view(synthetic_report(name))))
 
 
 @pytest.mark.parametrize("name", ["gradients_story", "gradients_underflow"])
@@ -480,7 +461,8 @@ def test_golden_chart_invariants(name: str) -> None:
 def test_on_a_terminal_the_steps_inside_the_horizon_are_green() -> None:
     report = synthetic_report("gradients_story")
     row = report.rows[3]  # lstm fb=1
-    strip = next(line for line in render(report, terminal=True).splitlines() if line.startswith(row.label))
+    text = rendered(gradients_view(report), terminal=True)
+    strip = next(line for line in text.splitlines() if line.startswith(row.label))
     green, dim = "\x1b[32m", "\x1b[2m"  # each of the 64 columns carries its own style
     inside = [(c + 1) * 100 // 64 - 1 >= 99 - row.horizon for c in range(64)]
     assert (strip.count(green), strip.count(dim)) == (sum(inside), 64 - sum(inside))

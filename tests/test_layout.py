@@ -17,7 +17,7 @@ from rnnscope.carry import rearrange, seeded_parameters
 from rnnscope.frameworks import framework_layouts
 from rnnscope.probe import build_module
 from rnnscope.spec import Kind, LayerSpec, make_spec
-from tests.conftest import run_cli, run_json
+from tests.conftest import GOLDEN, Golden, rendered, run_cli, run_json
 from tests.load_helpers import build
 
 
@@ -231,35 +231,18 @@ def test_from_checkpoint_carries_its_weights(tmp_path: Path) -> None:
     assert wrong.stderr == f"error: --from {file}: layer 'dec' is nn.GRU(8, 3), not LSTM: use KIND gru\n"
 
 
-GOLDEN = Path(__file__).parent / "golden"
 GOLDEN_CASES = {
     "layout_lstm_bidirectional": make_spec(Kind.lstm, bidirectional=True),
     "layout_gru_layers2": make_spec(Kind.gru, num_layers=2),
 }
 
 
-def render_layout(name: str) -> str:
-    from io import StringIO
-
-    from rich.console import Console
-
-    from rnnscope.layout import layout
-    from rnnscope.render import layout_view, print_view
-
-    console = Console(file=StringIO(), width=80, color_system=None, force_terminal=False)
-    print_view(layout_view(layout(GOLDEN_CASES[name])), console)
-    output = console.file.getvalue()  # type: ignore[attr-defined]
-    assert isinstance(output, str)
-    return output
-
-
 @pytest.mark.parametrize("name", sorted(GOLDEN_CASES))
-def test_golden(name: str, update_goldens: bool) -> None:
-    output = render_layout(name)
-    path = GOLDEN / f"{name}.out"
-    if update_goldens:
-        path.write_text(output)
-    assert output == path.read_text()
+def test_golden(name: str, golden: Golden) -> None:
+    from rnnscope.layout import layout
+    from rnnscope.render import layout_view
+
+    golden(name, rendered(layout_view(layout(GOLDEN_CASES[name]))))
 
 
 @pytest.mark.parametrize("name", sorted(GOLDEN_CASES))

@@ -22,7 +22,7 @@ from torch import nn
 
 from rnnscope.checkpoint import read_checkpoint
 from rnnscope.loading import load
-from tests.conftest import run_cli, run_json
+from tests.conftest import Golden, rendered, run_cli, run_json
 from tests.load_helpers import (
     LookalikeCell,
     TwoLayers,
@@ -529,13 +529,9 @@ def test_subprocess(tmp_path: Path) -> None:
     assert result.stderr == ""
 
 
-def test_golden_view(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, update_goldens: bool) -> None:
+def test_golden_view(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, golden: Golden) -> None:
     """The terminal view at 80 columns, without colour: a file with two layers and a mismatch."""
-    from io import StringIO
-
-    from rich.console import Console
-
-    from rnnscope.render import load_view, print_view
+    from rnnscope.render import load_view
 
     torch.manual_seed(0)
     model = nn.Module()
@@ -544,13 +540,8 @@ def test_golden_view(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, update_gol
     monkeypatch.chdir(tmp_path)
     wrapped = {f"module.{k}": v for k, v in model.state_dict().items()}
     save(Path("model.pt"), {"epoch": 1, "state_dict": wrapped})
-    console = Console(file=StringIO(), width=80, color_system=None, force_terminal=False)
-    print_view(load_view(load("model.pt", expect="nn.LSTM(10, 16, bidirectional=True)", stats=True)), console)
-    output = console.file.getvalue()  # type: ignore[attr-defined]
-    golden = Path(__file__).parent / "golden" / "load_two_layers.out"
-    if update_goldens:
-        golden.write_text(output)
-    assert output == golden.read_text()
+    output = rendered(load_view(load("model.pt", expect="nn.LSTM(10, 16, bidirectional=True)", stats=True)))
+    golden("load_two_layers", output)
     assert max(len(line) for line in output.splitlines()) <= 80
 
 

@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ElementTree
-from io import StringIO
 from pathlib import Path
 from typing import Any
 
 import pytest
-from rich.console import Console
 
 from rnnscope import smoke, verification
 from rnnscope.gates import GATES
-from rnnscope.render import print_view, smoke_view
+from rnnscope.render import smoke_view
 from rnnscope.report import VerifyReport
 from rnnscope.runtime import torch
 from rnnscope.smoke import run_smoke, smoke_configs
 from rnnscope.spec import Kind, LayerSpec
-from tests.conftest import run_cli, run_json
+from tests.conftest import rendered, run_cli, run_json
 
 
 def test_the_matrix_covers_every_option() -> None:
@@ -147,10 +145,8 @@ def test_a_case_command_reproduces_it() -> None:
 
 
 def test_smoke_view_fits_80_columns() -> None:
-    buffer = StringIO()
     report = run_smoke(quick=True)
-    print_view(smoke_view(report), Console(file=buffer, width=80, color_system=None, force_terminal=False))
-    text = buffer.getvalue()
+    text = rendered(smoke_view(report))
     assert max(len(line) for line in text.splitlines()) <= 80
     assert f"✓ {len(report.cases)} of {len(report.cases)} cases passed" in text
 

@@ -5,20 +5,18 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections import Counter
-from io import StringIO
 
 import pytest
 from hypothesis import given, settings
-from rich.console import Console
 
 from rnnscope import Kind, LayerSpec, inspect, make_spec
 from rnnscope import probe as probe_module
 from rnnscope.probe import probe
-from rnnscope.render import print_view, verify_view
+from rnnscope.render import verify_view
 from rnnscope.runtime import torch
 from rnnscope.states import StateSlot, parse_index, state_slots
 from rnnscope.verification import verify
-from tests.conftest import run_cli, run_json
+from tests.conftest import rendered, run_cli, run_json
 from tests.test_properties import layer_specs
 
 SMALL = ("-i", "5", "-H", "7", "-L", "6", "-N", "3")
@@ -243,9 +241,7 @@ def test_notes_explain_batch_first_lengths_and_cells() -> None:
 
 
 def test_verify_view_shows_the_states_in_80_columns() -> None:
-    console = Console(file=StringIO(), width=80, color_system=None, force_terminal=False)
-    print_view(verify_view(verify(make_spec(Kind.lstm, num_layers=2, seq_len=4, batch=2))), console)
-    text = console.file.getvalue()  # type: ignore[attr-defined]
+    text = rendered(verify_view(verify(make_spec(Kind.lstm, num_layers=2, seq_len=4, batch=2))))
     assert "h_n[1]  1 fwd  output[-1, :, 0:20]" in text
     assert max(len(line) for line in text.splitlines()) <= 80
 

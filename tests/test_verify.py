@@ -6,20 +6,18 @@ import json
 import os
 import subprocess
 import sys
-from io import StringIO
 from pathlib import Path
 
 import pytest
-from rich.console import Console
 
 from rnnscope import probe as probe_module
 from rnnscope.equations import equations, gate_rows
 from rnnscope.gates import GATES
-from rnnscope.render import inspect_view, print_view, verify_view
+from rnnscope.render import inspect_view, verify_view
 from rnnscope.runtime import torch
 from rnnscope.spec import Kind, make_spec
 from rnnscope.verification import TOLERANCES, tolerance, verify
-from tests.conftest import run_cli, run_json
+from tests.conftest import rendered, run_cli, run_json
 
 SMALL = ("-i", "5", "-H", "7", "-L", "6", "-N", "3")
 ROOT = Path(__file__).resolve().parent.parent
@@ -153,9 +151,7 @@ def test_verify_json_document() -> None:
 
 def test_verify_shows_every_check_and_fits_80_columns() -> None:
     report = verify(make_spec(Kind.lstm, num_layers=2, bidirectional=True, proj_size=3, seq_len=6, batch=3))
-    buffer = StringIO()
-    print_view(verify_view(report), Console(file=buffer, width=80, color_system=None, force_terminal=False))
-    text = buffer.getvalue()
+    text = rendered(verify_view(report))
     assert max(len(line) for line in text.splitlines()) <= 80
     for name in ("output[fwd]", "output[rev]", "h_n[layer 1, rev]", "c_n[layer 0, fwd]"):
         assert name in text
@@ -241,9 +237,7 @@ def test_inspect_gates_view_fits_80_columns() -> None:
     from rnnscope.inspection import inspect
 
     report = inspect(make_spec(Kind.lstm, proj_size=5, num_layers=2, seq_len=4, batch=2), gates=True)
-    buffer = StringIO()
-    print_view(inspect_view(report), Console(file=buffer, width=80, color_system=None, force_terminal=False))
-    assert max(len(line) for line in buffer.getvalue().splitlines()) <= 80
+    assert max(len(line) for line in rendered(inspect_view(report)).splitlines()) <= 80
 
 
 def test_verify_as_a_real_command() -> None:
