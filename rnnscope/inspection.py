@@ -211,8 +211,9 @@ def packed_notes(lengths: tuple[int, ...], seq_len: int) -> list[str]:
         f"lengths {','.join(map(str, lengths))}: the packed data holds {total} real steps of the "
         f"L × N = {seq_len} × {n} = {seq_len * n} in the padded input: run unpacked, "
         f"{1 - total / (seq_len * n):.0%} of the work would go to padding.",
-        f"output_padded is padded to the longest sequence ({longest}), not --seq-len "
-        f"({seq_len}): pad_packed_sequence was called without total_length. Its "
-        f"{longest * n - total} padded positions are zeros.",
+        f"output_padded is padded to the longest sequence ({longest})"
+        + (f", not --seq-len ({seq_len})" if longest != seq_len else ", here also --seq-len")
+        + f": pad_packed_sequence was called without total_length. Its {longest * n - total} "
+        "padded positions are zeros.",
     ]
     return notes

@@ -299,3 +299,13 @@ def test_package_exports_functions_lazily(name: str) -> None:
 
     first, second = getattr(rnnscope, name), getattr(rnnscope, name)
     assert callable(first) and first is second and first.__name__ == name
+
+
+def test_padding_note_names_seq_len_only_where_it_differs() -> None:
+    from rnnscope.inspection import packed_notes
+
+    shorter = packed_notes((3, 2), seq_len=5)[1]
+    assert shorter.startswith("output_padded is padded to the longest sequence (3), not --seq-len (5):")
+    assert packed_notes((5, 2), seq_len=5)[1].startswith(
+        "output_padded is padded to the longest sequence (5), here also --seq-len:"
+    )
