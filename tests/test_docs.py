@@ -52,3 +52,29 @@ def test_readme_commands_stand_alone_in_a_fresh_shell() -> None:
         command = readme_command(section)
         assert command.startswith("python3 -m venv .venv && .venv/bin/pip install torch==")
         assert program in command and "activate" not in command
+
+
+def complete_examples() -> list[tuple[str, str]]:
+    """README's examples that show one command's whole output: (command line, output).
+
+    Left out: blocks that elide lines (``...``), hold several commands, or show what changes
+    from run to run (timings, files that are not in the repository)."""
+    examples = []
+    for block in README.split("```console\n")[1:]:
+        command, _, output = block.split("\n```", 1)[0].partition("\n")
+        if not command.startswith("$ rnnscope ") or "..." in output or "\n$ " in f"\n{output}":
+            continue
+        if any(word in command for word in ("bench", "smoke", "load", "--svg", "--png", "--export")):
+            continue
+        examples.append((command.removeprefix("$ rnnscope "), output))
+    return examples
+
+
+@pytest.mark.parametrize(("command", "output"), complete_examples())
+def test_readme_examples_are_what_the_command_prints(command: str, output: str) -> None:
+    """The user's guide shows real output: each complete example is printed again, unchanged."""
+    import shlex
+
+    result = run_cli(*shlex.split(command))
+    printed = result.stdout + result.stderr
+    assert [line.rstrip() for line in printed.splitlines()] == [line.rstrip() for line in output.splitlines()]
