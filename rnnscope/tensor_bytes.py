@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import struct
 import zipfile
+from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,13 +23,14 @@ if TYPE_CHECKING:
 _LOCAL_HEADER = struct.Struct("<4s5H3I2H")  # a zip member's local file header, 30 bytes
 
 
-class ValueReader:
-    """Reads one tensor's bytes from the file, and only those."""
+class ValueReader(ABC):
+    """Reads one tensor's bytes from the file, and only those: one subclass per format."""
 
     file: Path
 
+    @abstractmethod
     def read(self, info: TensorInfo) -> torch.Tensor:
-        raise NotImplementedError
+        """The tensor ``info`` describes, its values read from this format's layout of the file."""
 
     def _tensor(self, data: bytes, ref: TensorRef) -> torch.Tensor:
         from rnnscope.runtime import torch
