@@ -144,13 +144,6 @@ def _refuse_dangerous(file: Path, pickle_bytes: bytes) -> None:
         raise BadInput(f"{file}: refused: its pickle would call {calls}; nothing in it was run")
 
 
-def _unpickle(file: Path, pickle_bytes: bytes) -> Unpickled:
-    try:
-        return read_pickle(io.BytesIO(pickle_bytes))
-    except PickleError as error:
-        raise BadInput(f"{file}: not a readable checkpoint: {error}") from None
-
-
 def _containers(file: Path, value: Any) -> list[Container]:
     try:
         return containers_of(value)
@@ -251,7 +244,7 @@ def _read_zip(file: Path) -> Checkpoint:
         for name in names:  # TorchScript keeps more pickles (constants.pkl): none may be dangerous
             if name.endswith(".pkl"):
                 _refuse_dangerous(file, _member(archive, file, name))
-        unpickled = _unpickle(file, _member(archive, file, pickles[0]))
+        unpickled = _unpickle(file, io.BytesIO(_member(archive, file, pickles[0])))
         byteorder = f"{top}/byteorder"
         if byteorder in names and _member(archive, file, byteorder).strip() != b"little":
             raise BadInput(f"{file}: a big-endian checkpoint; only little-endian files are supported")
@@ -281,11 +274,11 @@ def _read_legacy(file: Path) -> Checkpoint:
     # Whatever pickles could be walked are checked before anything else is said about the file.
     _refuse_dangerous(file, pickle_bytes)
     stream = io.BytesIO(pickle_bytes)
-    if not ends or _unpickle_stream(file, stream).value != LEGACY_MAGIC:
+    if not ends or _unpickle(file, stream).value != LEGACY_MAGIC:
         raise BadInput(f"{file}: not a checkpoint: a pickle, but not one torch.save wrote")
     if len(ends) < 5:
         raise BadInput(f"{file}: not a readable legacy checkpoint (its pickles end early; truncated?)")
-    parts = [_unpickle_stream(file, stream) for _ in range(4)]
+    parts = [_unpickle(file, stream) for _ in range(4)]
     unpickled, keys = parts[2], parts[3].value
     if not isinstance(keys, list):
         raise BadInput(f"{file}: not a readable legacy checkpoint (no storage key list)")
@@ -312,7 +305,8 @@ def _pickle_ends(handle: IO[bytes], count: int) -> list[int]:
     return ends
 
 
-def _unpickle_stream(file: Path, stream: IO[bytes]) -> Unpickled:
+def _unpickle(file: Path, stream: IO[bytes]) -> Unpickled:
+    """The next pickle in ``stream``, walked statically; a malformed one is a bad file."""
     try:
         return read_pickle(stream)
     except PickleError as error:

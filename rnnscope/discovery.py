@@ -11,6 +11,7 @@ No torch here.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -52,22 +53,12 @@ class FoundLayer:
 
     @property
     def total_params(self) -> int:
-        total = 0
-        for info in self.tensors.values():
-            count = 1
-            for size in info.shape:
-                count *= size
-            total += count
-        return total
+        return sum(math.prod(info.shape) for info in self.tensors.values())
 
     @property
     def path(self) -> str:
         """Container and prefix in one dotted name: tells apart equal prefixes in two state_dicts."""
         return ".".join(part for part in (self.container, self.prefix) if part)
-
-    def key(self, name: str) -> str:
-        """The full key of a parameter as the file has it."""
-        return f"{self.prefix}.{name}" if self.prefix else name
 
     @property
     def constructor(self) -> str:

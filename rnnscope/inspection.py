@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rnnscope import cost
 from rnnscope.equations import gate_rows
-from rnnscope.gates import GATES, gate_blocks, gate_count
+from rnnscope.gates import GATES, gate_count
 from rnnscope.probe import Probe, probe
 from rnnscope.report import InspectReport, ParameterRow, StateRow, TensorRow
 from rnnscope.runtime import torch
@@ -163,19 +163,8 @@ def _parameter_rows(ran: Probe) -> list[ParameterRow]:
     for (name, parameter), formula in zip(actual, formulas, strict=False):
         # Pair by position, the order named_parameters() promises: a name or shape that
         # differs from the formula shows as a failed row instead of vanishing.
-        rows.append(
-            ParameterRow(
-                name=name,
-                layer=formula.layer,
-                direction="reverse" if formula.reverse else "forward",
-                role=formula.role,
-                formula=formula.formula,
-                expected=formula.shape,
-                shape=tuple(parameter.shape) if name == formula.name else (),
-                numel=parameter.numel(),
-                gates=gate_blocks(spec.kind.value, formula.role, spec.hidden_size, spec.proj_size),
-            )
-        )
+        shape = tuple(parameter.shape) if name == formula.name else ()
+        rows.append(ParameterRow.measured(spec, formula, name, shape, parameter.numel()))
     return rows
 
 

@@ -15,7 +15,7 @@ from rnnscope import cost
 from rnnscope.checkpoint import FORMATS, Checkpoint, read_checkpoint
 from rnnscope.discovery import FoundLayer
 from rnnscope.errors import BadInput
-from rnnscope.gates import GATES, gate_blocks
+from rnnscope.gates import gate_blocks
 from rnnscope.report import Expectation, LoadedLayer, LoadReport, ParameterRow, StatRow, VerifyReport
 from rnnscope.spec import DTYPES, Kind, check_computes, check_run_options, expected_parameters
 
@@ -139,25 +139,11 @@ def _expected_layer(layers: list[FoundLayer], kind: str, cell: bool, prefix: str
 
 def _loaded(layer: FoundLayer) -> LoadedLayer:
     spec = layer.spec
-    rows = []
-    for formula in expected_parameters(spec):
-        info = layer.tensors[formula.name]
-        numel = 1
-        for size in info.shape:
-            numel *= size
-        rows.append(
-            ParameterRow(
-                name=formula.name,
-                layer=formula.layer,
-                direction="reverse" if formula.reverse else "forward",
-                role=formula.role,
-                formula=formula.formula,
-                expected=formula.shape,
-                shape=info.shape,
-                numel=numel,
-                gates=gate_blocks(spec.kind.value, formula.role, spec.hidden_size, spec.proj_size),
-            )
-        )
+    rows = [
+        ParameterRow.measured(spec, formula, formula.name, shape, math.prod(shape))
+        for formula in expected_parameters(spec)
+        for shape in [layer.tensors[formula.name].shape]
+    ]
     unknown = _UNDETERMINED.get((spec.kind, spec.cell), ())
     config: dict[str, object] = {
         "input_size": spec.input_size,
@@ -225,7 +211,6 @@ def gate_stats(checkpoint: Checkpoint, layer: FoundLayer) -> list[StatRow]:
     spec = layer.spec
     values = {name: tensor.double() for name, tensor in checkpoint.state_dict(layer).items()}
     rows = []
-    gates = [gate for gate, _meaning in GATES[spec.kind.value]]
     for formula in expected_parameters(spec):
         if formula.role not in ("weight_ih", "weight_hh", "bias_ih"):
             continue
@@ -234,19 +219,19 @@ def gate_stats(checkpoint: Checkpoint, layer: FoundLayer) -> list[StatRow]:
             tensor, name = values["bias_ih" + suffix] + values["bias_hh" + suffix], "bias"
         else:
             tensor, name = values[formula.name], formula.role
-        for index, gate in enumerate(gates):
-            block = tensor[index * spec.hidden_size : (index + 1) * spec.hidden_size]
+        for block in gate_blocks(spec.kind.value, formula.role, spec.hidden_size):
+            rows_of_gate = tensor[block.start : block.stop]
             rows.append(
                 StatRow(
                     prefix=layer.prefix,
                     layer=formula.layer,
                     direction="reverse" if formula.reverse else "forward",
                     tensor=name,
-                    gate=gate,
-                    mean=_finite(block.mean()),
-                    std=_finite(block.std(unbiased=False)),
-                    min=_finite(block.min()),
-                    max=_finite(block.max()),
+                    gate=block.gate,
+                    mean=_finite(rows_of_gate.mean()),
+                    std=_finite(rows_of_gate.std(unbiased=False)),
+                    min=_finite(rows_of_gate.min()),
+                    max=_finite(rows_of_gate.max()),
                 )
             )
     return rows

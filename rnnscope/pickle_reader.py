@@ -17,10 +17,13 @@ from __future__ import annotations
 import _compat_pickle
 import io
 import logging
+import math
 import pickletools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
+
+from rnnscope.spec import DTYPE_BYTES
 
 # picklescan logs each finding as a warning; with no handler configured Python would print
 # them on stderr. The findings come back as values, so the log is not needed.
@@ -42,11 +45,9 @@ STORAGE_DTYPES = {
     "ComplexFloatStorage": "complex64",
     "ComplexDoubleStorage": "complex128",
 }
+# Bytes per element: the float dtypes rnnscope runs in, and the others a checkpoint may hold.
 ELEMENT_BYTES = {
-    "float32": 4,
-    "float64": 8,
-    "float16": 2,
-    "bfloat16": 2,
+    **DTYPE_BYTES,
     "int64": 8,
     "int32": 4,
     "int16": 2,
@@ -119,10 +120,7 @@ class TensorRef:
 
     @property
     def numel(self) -> int:
-        count = 1
-        for size in self.shape:
-            count *= size
-        return count
+        return math.prod(self.shape)
 
     @property
     def span(self) -> int:

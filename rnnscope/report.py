@@ -13,8 +13,8 @@ from typing import Any
 from rnnscope.cost import Cost, LayerParameters
 from rnnscope.equations import Equation, GateRow
 from rnnscope.frameworks import FrameworkLayout
-from rnnscope.gates import GateBlock
-from rnnscope.spec import Shape
+from rnnscope.gates import GateBlock, gate_blocks
+from rnnscope.spec import LayerSpec, ParameterFormula, Shape
 from rnnscope.states import StateSlot
 
 # A long run's progress callback: (steps done, steps in all, what the last step was).
@@ -75,6 +75,24 @@ class ParameterRow:
     shape: Shape
     numel: int
     gates: list[GateBlock]
+
+    @classmethod
+    def measured(
+        cls, spec: LayerSpec, formula: ParameterFormula, name: str, shape: Shape, numel: int
+    ) -> ParameterRow:
+        """The row of one parameter: what the formula expects beside the ``name`` and ``shape``
+        found (in the module, or in a file), split into the spec's gate blocks."""
+        return cls(
+            name=name,
+            layer=formula.layer,
+            direction="reverse" if formula.reverse else "forward",
+            role=formula.role,
+            formula=formula.formula,
+            expected=formula.shape,
+            shape=shape,
+            numel=numel,
+            gates=gate_blocks(spec.kind.value, formula.role, spec.hidden_size, spec.proj_size),
+        )
 
     @property
     def ok(self) -> bool:
