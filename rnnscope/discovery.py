@@ -25,6 +25,19 @@ _NAME = re.compile(
 _KIND_BY_GATES = {len(GATES[kind.value]): kind for kind in Kind}
 
 
+# What a layer's weights tell of its constructor's settings; a cell has one layer, one direction
+# and no projection, so only the first three.
+_WEIGHT_SETTINGS = ("input_size", "hidden_size", "bias")
+_LAYER_SETTINGS = ("num_layers", "bidirectional", "proj_size")
+
+
+def weight_settings(source: Any, cell: bool) -> dict[str, Any]:
+    """Those settings read off ``source``: a LayerSpec, or the torch module a constructor built
+    (both name them as the constructor does)."""
+    names = _WEIGHT_SETTINGS if cell else _WEIGHT_SETTINGS + _LAYER_SETTINGS
+    return {name: bool(getattr(source, name)) if name == "bias" else getattr(source, name) for name in names}
+
+
 @dataclass(frozen=True)
 class TensorInfo:
     """A tensor as the file lists it: shape, dtype, and where its values are (format-specific)."""

@@ -13,7 +13,7 @@ import ast
 from dataclasses import dataclass
 from typing import Any
 
-from rnnscope.discovery import FoundLayer
+from rnnscope.discovery import FoundLayer, weight_settings
 from rnnscope.errors import BadInput
 from rnnscope.report import Mismatch
 from rnnscope.runtime import notes_from_warnings, torch
@@ -112,38 +112,12 @@ def build_on_meta(constructor: Constructor, notes: list[str]) -> torch.nn.Module
 
 def _settings(module: torch.nn.Module, constructor: Constructor) -> dict[str, Any]:
     """The comparable settings, read back from what PyTorch built."""
-    values: dict[str, Any] = {
-        "kind": constructor.kind,
-        "cell": constructor.cell,
-        "input_size": module.input_size,
-        "hidden_size": module.hidden_size,
-        "bias": bool(module.bias) if constructor.cell else module.bias,
-    }
-    if not constructor.cell:
-        values |= {
-            "num_layers": module.num_layers,
-            "bidirectional": module.bidirectional,
-            "proj_size": module.proj_size,
-        }
-    return values
+    return {"kind": constructor.kind, "cell": constructor.cell, **weight_settings(module, constructor.cell)}
 
 
 def _file_settings(layer: FoundLayer) -> dict[str, Any]:
     spec = layer.spec
-    values: dict[str, Any] = {
-        "kind": spec.kind.value,
-        "cell": spec.cell,
-        "input_size": spec.input_size,
-        "hidden_size": spec.hidden_size,
-        "bias": spec.bias,
-    }
-    if not spec.cell:
-        values |= {
-            "num_layers": spec.num_layers,
-            "bidirectional": spec.bidirectional,
-            "proj_size": spec.proj_size,
-        }
-    return values
+    return {"kind": spec.kind.value, "cell": spec.cell, **weight_settings(spec, spec.cell)}
 
 
 def _evidence(layer: FoundLayer, field: str) -> str:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from rnnscope import cost
 from rnnscope.checkpoint import FORMATS, Checkpoint, read_checkpoint
-from rnnscope.discovery import FoundLayer
+from rnnscope.discovery import FoundLayer, weight_settings
 from rnnscope.errors import BadInput
 from rnnscope.gates import gate_blocks
 from rnnscope.report import Expectation, LoadedLayer, LoadReport, ParameterRow, StatRow, VerifyReport
@@ -145,18 +145,7 @@ def _loaded(layer: FoundLayer) -> LoadedLayer:
         for shape in [layer.tensors[formula.name].shape]
     ]
     unknown = _UNDETERMINED.get((spec.kind, spec.cell), ())
-    config: dict[str, object] = {
-        "input_size": spec.input_size,
-        "hidden_size": spec.hidden_size,
-        "bias": spec.bias,
-    }
-    if not spec.cell:  # a cell has one layer, one direction, no projection
-        config |= {
-            "num_layers": spec.num_layers,
-            "bidirectional": spec.bidirectional,
-            "proj_size": spec.proj_size,
-        }
-    config |= dict.fromkeys(unknown)
+    config = weight_settings(spec, spec.cell) | dict.fromkeys(unknown)
     return LoadedLayer(
         container=layer.container,
         prefix=layer.prefix,
