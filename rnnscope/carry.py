@@ -28,36 +28,27 @@ _EXPORT_DTYPES = ("float32", "float64")
 
 
 def seeded_parameters(
-    spec: LayerSpec, dtype: str, seed: int
+    spec: LayerSpec, dtype: str, seed: int, state: Mapping[str, torch.Tensor] | None = None
 ) -> tuple[torch.nn.Module, dict[str, torch.Tensor]]:
-    """The module ``inspect --seed`` builds on the CPU, and its parameters by name."""
+    """The module ``inspect --seed`` builds on the CPU, and its parameters by name; with
+    ``state`` (a checkpoint's tensors, ``load_state_dict(strict=True)``) in place of the seeded ones."""
     torch.manual_seed(seed)
     module = build_module(spec, torch.device("cpu"), TORCH_DTYPES[dtype]).eval()
-    return module, {name: value.detach() for name, value in module.named_parameters()}
-
-
-def loaded_parameters(
-    spec: LayerSpec, dtype: str, state: Mapping[str, torch.Tensor]
-) -> tuple[torch.nn.Module, dict[str, torch.Tensor]]:
-    """The module ``spec`` describes holding a checkpoint's tensors (``load_state_dict(strict=True)``)."""
-    module = build_module(spec, torch.device("cpu"), TORCH_DTYPES[dtype]).eval()
-    module.load_state_dict(dict(state), strict=True)
+    if state is not None:
+        module.load_state_dict(dict(state), strict=True)
     return module, {name: value.detach() for name, value in module.named_parameters()}
 
 
 def block_values(tensor: FrameworkTensor, parameters: Mapping[str, torch.Tensor]) -> list[list[torch.Tensor]]:
     """Each part's blocks as PyTorch's rows (summed where the layout sums)."""
     return [
-        [sum_of([parameters[name][block.start : block.stop] for name in block.parameters]) for block in part]
+        [_summed([parameters[name][block.start : block.stop] for name in block.parameters]) for block in part]
         for part in tensor.parts
     ]
 
 
-def sum_of(values: list[torch.Tensor]) -> torch.Tensor:
-    total = values[0]
-    for value in values[1:]:
-        total = total + value
-    return total
+def _summed(values: list[torch.Tensor]) -> torch.Tensor:
+    return sum(values[1:], start=values[0])
 
 
 def rearrange(layout: FrameworkLayout, parameters: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:

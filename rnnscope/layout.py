@@ -86,11 +86,8 @@ def layout(
             carry.check_write(write, dtype)
         if export is not None:
             carry.check_export(spec, export, dtype)
-        if found is None:
-            module, parameters = carry.seeded_parameters(spec, dtype, seed)
-        else:
-            state = found.checkpoint.state_dict(found.layer)
-            module, parameters = carry.loaded_parameters(spec, dtype, state)
+        state = None if found is None else found.checkpoint.state_dict(found.layer)
+        module, parameters = carry.seeded_parameters(spec, dtype, seed, state)
         if target is not None and write is not None:
             written = carry.write_npz(carry.rearrange(target, parameters), write, target, dtype)
         if export is not None:
@@ -137,17 +134,18 @@ def _found_layer(path: Path, prefix: str | None, spec: LayerSpec) -> _Found:
             layer of another kind than KIND.
     """
     from rnnscope.checkpoint import read_checkpoint
+    from rnnscope.loading import layer_names, select_layers
 
     checkpoint = read_checkpoint(path)
-    prefixes = ", ".join(repr(layer.prefix) for layer in checkpoint.layers)
     if not checkpoint.layers:
         raise BadInput(f"--from {path}: no recurrent layer found in it")
-    matches = [layer for layer in checkpoint.layers if prefix is None or layer.prefix == prefix]
+    matches = select_layers(checkpoint, prefix)  # refuses a prefix that is not there
     if not matches:
-        raise BadInput(f"--prefix {prefix!r}: no such layer in {path}; its layers: {prefixes}")
+        raise BadInput(f"--prefix {prefix!r}: that layer of {path} cannot be loaded (rnnscope load says why)")
     if len(matches) > 1:
         raise BadInput(
-            f"--from {path} holds {len(matches)} recurrent layers: choose one with --prefix ({prefixes})"
+            f"--from {path} holds {len(matches)} recurrent layers: choose one with --prefix; "
+            + layer_names(matches)
         )
     layer = matches[0]
     if layer.spec.kind is not spec.kind or layer.spec.cell != spec.cell:

@@ -68,7 +68,7 @@ def load(
 
         constructor = parse_constructor(expect)  # bad input is refused before the file is read
     checkpoint = read_checkpoint(path)
-    found = _selected(checkpoint, prefix)
+    found = select_layers(checkpoint, prefix)
     notes = _notes(checkpoint, found)
     expectation = None
     if constructor is not None:
@@ -98,7 +98,7 @@ def load(
     )
 
 
-def _selected(checkpoint: Checkpoint, prefix: str | None) -> list[FoundLayer]:
+def select_layers(checkpoint: Checkpoint, prefix: str | None) -> list[FoundLayer]:
     """The layers ``--prefix`` names: by prefix, or by container and prefix (``a.rnn``) where two
     state_dicts in the file use the same prefix."""
     if prefix is None:
@@ -107,12 +107,12 @@ def _selected(checkpoint: Checkpoint, prefix: str | None) -> list[FoundLayer]:
     chosen = chosen or [layer for layer in checkpoint.layers if layer.path == prefix]
     if not chosen and not any(problem.prefix == prefix for problem in checkpoint.problems):
         raise BadInput(
-            f"--prefix {prefix!r} is not a layer in {checkpoint.path}; {_listed(checkpoint.layers)}"
+            f"--prefix {prefix!r} is not a layer in {checkpoint.path}; {layer_names(checkpoint.layers)}"
         )
     return chosen
 
 
-def _listed(layers: list[FoundLayer]) -> str:
+def layer_names(layers: list[FoundLayer]) -> str:
     """Each layer's name for --prefix: its prefix, or container and prefix where the prefix repeats."""
     if not layers:
         return "it holds no recurrent layer"
@@ -133,7 +133,7 @@ def _expected_layer(layers: list[FoundLayer], kind: str, cell: bool, prefix: str
     if len(same_kind) == 1 and prefix is None:
         return same_kind[0]
     raise BadInput(
-        f"--expect: {len(layers)} layers could be meant; pick one with --prefix: {_listed(layers)}"
+        f"--expect: {len(layers)} layers could be meant; pick one with --prefix: {layer_names(layers)}"
     )
 
 
