@@ -18,6 +18,7 @@ from typing import Any
 
 from rnnscope import cost
 from rnnscope.errors import BadInput
+from rnnscope.gates import gate_blocks
 from rnnscope.probe import build_module, initial_state, make_inputs
 from rnnscope.report import ProgressCallback
 from rnnscope.runtime import (
@@ -28,7 +29,7 @@ from rnnscope.runtime import (
     run_failures,
     torch,
 )
-from rnnscope.spec import Kind, LayerSpec
+from rnnscope.spec import Kind, LayerSpec, check_computes, check_torch_limits, expected_parameters
 
 # The memory horizon counts the steps back from T over which the norm stays at or above this
 # fraction of its value at t = T.
@@ -163,11 +164,11 @@ def add_forget_bias(module: torch.nn.Module, spec: LayerSpec, value: float) -> N
     H_cell:2·H_cell (gate order i|f|g|o) of ``bias_ih_l{k}`` and ``bias_ih_l{k}_reverse``, and
     ``bias_hh`` is left as it is.
     """
-    h = spec.hidden_size
+    forget = next(block for block in gate_blocks("lstm", "bias_ih", spec.hidden_size) if block.gate == "f")
     with torch.no_grad():
-        for layer in range(spec.num_layers):
-            for suffix in ("", "_reverse")[: spec.directions]:
-                getattr(module, f"bias_ih_l{layer}{suffix}")[h : 2 * h] += value
+        for formula in expected_parameters(spec):
+            if formula.role == "bias_ih":
+                getattr(module, formula.name)[forget.start : forget.stop] += value
 
 
 def target_description(spec: LayerSpec) -> str:
@@ -228,9 +229,10 @@ def gradients(
             f"--forget-bias applies to the lstm rows only: {' and '.join(others)} "
             f"{'has' if len(others) == 1 else 'have'} no forget gate"
         )
+    check_computes(device, "gradients")
+    for spec in specs:
+        check_torch_limits(spec, dtype)
     torch_device = resolve_device(device)
-    if torch_device.type == "meta":
-        raise BadInput("--device meta: the meta device holds no values, so no gradient; use cpu or cuda")
     for spec in specs:
         check_fits(spec, torch_device, cost.training_bytes(spec, dtype))
     plan = [

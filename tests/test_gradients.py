@@ -303,7 +303,8 @@ def test_progress_reports_each_forward_and_backward() -> None:
         ),
         (
             ["--device", "meta"],
-            "--device meta: the meta device holds no values, so no gradient; use cpu or cuda",
+            "--device meta: gradients needs values and the meta device holds none "
+            "(it computes shapes only); use --device cpu or cuda",
         ),
         (
             ["--steps", "5", "-L", "6"],
