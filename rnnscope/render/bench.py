@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rich.console import Group, RenderableType
-from rich.text import Text
 
-from rnnscope.render.common import count, new_table
+from rnnscope.render.common import count, new_table, note_lines
 
 if TYPE_CHECKING:
     # benchmark.py imports torch; importing the views must not pay for it.
@@ -30,7 +29,7 @@ def bench_view(report: BenchReport) -> RenderableType:
     m, k, n = report.matmul_shape
     table.add_row("matmul GFLOP/s", f"{report.matmul_gflops:,.4g}", f"({m}, {k}) @ ({k}, {n})")
     table.add_row("of matmul", f"{report.fraction_of_matmul:.0%}", "layer GFLOP/s ÷ matmul GFLOP/s")
-    lines = [Text(f"note: {note}", style="yellow") for note in report.notes]
+    lines = note_lines(report.notes)
     return Group(table, *lines)
 
 

@@ -16,6 +16,11 @@ from rnnscope.report import ProgressCallback
 PASS, FAIL, UNKNOWN = "✓", "✗", "—"
 
 
+def note_lines(notes: list[str], style: str = "yellow") -> list[Text]:
+    """Each note as one ``note: …`` line."""
+    return [Text(f"note: {note}", style=style) for note in notes]
+
+
 def mark(ok: bool | None) -> Text:
     if ok is None:
         return Text(UNKNOWN, style="dim")

@@ -7,7 +7,7 @@ from rich.text import Text
 
 from rnnscope.comparison import CompareReport
 from rnnscope.cost import Cost, LayerCost
-from rnnscope.render.common import count, layer_label, new_table, size
+from rnnscope.render.common import count, layer_label, new_table, note_lines, size
 
 
 def cost_view(cost: Cost) -> RenderableType:
@@ -117,7 +117,7 @@ def compare_view(report: CompareReport) -> RenderableType:
             size(row.param_bytes),
             size(row.activation_bytes),
         )
-    lines = [Text(f"note: {note}", style="yellow") for note in report.notes]
+    lines = note_lines(report.notes)
     waste = report.rows[0].padding_waste
     if waste is not None:
         lines.append(

@@ -8,6 +8,7 @@ from rich.console import Group, RenderableType
 from rich.text import Text
 
 from rnnscope.drawing import Drawing
+from rnnscope.render.common import note_lines
 
 
 def draw_view(drawing: Drawing) -> RenderableType:
@@ -29,7 +30,7 @@ def draw_view(drawing: Drawing) -> RenderableType:
         Text(f"{len(drawing.cells)} cells ({len(steps)} steps × {rows}), {len(drawing.edges)} edges"),
     ]
     lines += [Text(f"wrote {path}") for path in drawing.files]
-    lines += [Text(f"note: {note}", style="yellow") for note in drawing.notes]
+    lines += note_lines(drawing.notes)
     return Group(*lines)
 
 

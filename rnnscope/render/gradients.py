@@ -10,7 +10,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from rnnscope.render.common import new_table, spaced
+from rnnscope.render.common import new_table, note_lines, spaced
 
 if TYPE_CHECKING:
     # gradients.py imports torch; importing the views must not pay for it.
@@ -39,7 +39,7 @@ def gradients_view(report: GradientsReport) -> RenderableType:
         Text(report.target, style="dim"),
         Text("the norm: over H_in, then the root mean square over the batch", style="dim"),
     )
-    notes = [Text(f"note: {note}", style="yellow") for note in report.notes]
+    notes = note_lines(report.notes)
     lines = [
         Text(
             f"horizon: steps back from T = {report.steps - 1} while the norm stays ≥ "

@@ -8,7 +8,7 @@ from rich.text import Text
 
 from rnnscope.cost import LayerParameters
 from rnnscope.equations import GateRow
-from rnnscope.render.common import FAIL, PASS, UNKNOWN, layer_label, mark, new_table, spaced
+from rnnscope.render.common import FAIL, PASS, UNKNOWN, layer_label, mark, new_table, note_lines, spaced
 from rnnscope.render.cost import cost_view
 from rnnscope.report import InspectReport, ParameterRow, StateRow, TensorRow
 from rnnscope.spec import format_shape
@@ -38,7 +38,7 @@ def _header(report: InspectReport) -> RenderableType:
             "symbols: " + "  ".join(f"{name}={value}" for name, value in report.symbols.items()), style="dim"
         ),
     ]
-    lines += [Text(f"note: {note}", style="yellow") for note in report.notes]
+    lines += note_lines(report.notes)
     return Group(*lines)
 
 
@@ -80,7 +80,7 @@ def state_view(rows: list[StateRow], notes: list[str]) -> RenderableType:
         )
         if row.detail is not None:
             table.add_row("", "", Text(row.detail, style="red"), "", "")
-    return Group(table, *(Text(f"note: {note}", style="dim") for note in notes))
+    return Group(table, *note_lines(notes, style="dim"))
 
 
 def _diff(row: StateRow) -> str:

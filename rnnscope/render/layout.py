@@ -6,7 +6,7 @@ from rich.console import Group, RenderableType
 from rich.text import Text
 
 from rnnscope.frameworks import FrameworkLayout
-from rnnscope.render.common import FAIL, PASS, error_text, mark, new_table, spaced
+from rnnscope.render.common import FAIL, PASS, error_text, mark, new_table, note_lines, spaced
 from rnnscope.report import ExportReport, LayoutReport, WriteReport
 from rnnscope.spec import format_shape
 
@@ -35,7 +35,7 @@ def _header(report: LayoutReport) -> RenderableType:
     ]
     if report.source is not None:
         lines.append(Text(f"from {report.source['file']}, prefix {report.source['prefix']!r}", style="dim"))
-    lines += [Text(f"note: {note}", style="yellow") for note in report.notes]
+    lines += note_lines(report.notes)
     return Group(*lines)
 
 

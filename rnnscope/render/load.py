@@ -7,7 +7,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from rnnscope.render.common import FAIL, PASS, UNKNOWN, layer_label, mark, new_table, spaced
+from rnnscope.render.common import FAIL, PASS, UNKNOWN, layer_label, mark, new_table, note_lines, spaced
 from rnnscope.render.inspect import parameter_table, summary_table
 from rnnscope.render.verify import check_table
 from rnnscope.report import Expectation, LoadedLayer, LoadReport, StatRow
@@ -49,7 +49,7 @@ def _header(report: LoadReport) -> RenderableType:
             f"{count} recurrent layer{'' if count == 1 else 's'}",
         )
     ]
-    lines += [Text(f"note: {note}", style="yellow") for note in report.notes]
+    lines += note_lines(report.notes)
     return Group(*lines)
 
 

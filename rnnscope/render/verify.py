@@ -7,7 +7,7 @@ from rich.table import Table
 from rich.text import Text
 
 from rnnscope.equations import Equation
-from rnnscope.render.common import FAIL, PASS, UNKNOWN, error_text, mark, new_table, spaced
+from rnnscope.render.common import FAIL, PASS, UNKNOWN, error_text, mark, new_table, note_lines, spaced
 from rnnscope.render.inspect import gate_table, state_view
 from rnnscope.report import CheckRow, SmokeReport, VerifyReport
 
@@ -18,7 +18,7 @@ def verify_view(report: VerifyReport) -> RenderableType:
     header = [
         Text.assemble((report.module, "bold"), f"  on {report.device}, {report.dtype}, seed {report.seed}"),
     ]
-    header += [Text(f"note: {note}", style="yellow") for note in report.notes]
+    header += note_lines(report.notes)
     return spaced(
         Group(*header),
         check_table(report.checks, "Module against the textbook equations (float64 reference)"),
