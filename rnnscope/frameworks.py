@@ -296,10 +296,7 @@ def framework_layouts(spec: LayerSpec, to: str = "all") -> list[FrameworkLayout]
 
 def _blocks(spec: LayerSpec, convention: Convention, parameters: tuple[str, ...]) -> tuple[Block, ...]:
     """PyTorch's row blocks of ``parameters`` in the framework's gate order."""
-    rows = {
-        block.gate: (block.start, block.stop)
-        for block in gate_blocks(spec.kind.value, "weight_ih", spec.hidden_size)
-    }
+    rows = pytorch_rows(spec)
     return tuple(Block(theirs, parameters, *rows[theirs]) for _, theirs in convention.gates)
 
 
