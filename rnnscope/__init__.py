@@ -30,15 +30,15 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from rnnscope.errors import BadInput, ExitCode, RnnscopeError, RunFailed
-from rnnscope.spec import Kind, LayerSpec, make_spec
+from rnnscope.layer.spec import Kind, LayerSpec, make_spec
 
 if TYPE_CHECKING:
     from rnnscope.benchmark import bench
-    from rnnscope.checkpoint import read_checkpoint
+    from rnnscope.checkpoint.loading import load
+    from rnnscope.checkpoint.reader import read_checkpoint
     from rnnscope.comparison import compare
     from rnnscope.gradients import gradients
     from rnnscope.inspection import inspect
-    from rnnscope.loading import load
     from rnnscope.smoke import run_smoke
     from rnnscope.verification import verify
 
@@ -71,8 +71,8 @@ _LAZY = {
     "compare": "rnnscope.comparison",
     "bench": "rnnscope.benchmark",
     "gradients": "rnnscope.gradients",
-    "load": "rnnscope.loading",
-    "read_checkpoint": "rnnscope.checkpoint",
+    "load": "rnnscope.checkpoint.loading",
+    "read_checkpoint": "rnnscope.checkpoint.reader",
 }
 
 

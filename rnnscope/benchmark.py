@@ -14,11 +14,9 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
-from rnnscope import cost
 from rnnscope.errors import BadInput
-from rnnscope.probe import build_module, initial_state, make_inputs, pack
-from rnnscope.report import ProgressCallback
-from rnnscope.runtime import (
+from rnnscope.execution.probe import build_module, initial_state, make_inputs, pack
+from rnnscope.execution.runtime import (
     TORCH_DTYPES,
     check_fits,
     notes_from_warnings,
@@ -26,7 +24,9 @@ from rnnscope.runtime import (
     run_failures,
     torch,
 )
-from rnnscope.spec import LayerSpec, check_computes, check_torch_limits
+from rnnscope.layer import cost
+from rnnscope.layer.spec import LayerSpec, check_computes, check_torch_limits
+from rnnscope.report import ProgressCallback
 
 rnn_utils = torch.nn.utils.rnn
 

@@ -20,7 +20,15 @@ from typing import Annotated, Any, Optional
 import typer
 
 from rnnscope.errors import BadInput, RnnscopeError
-from rnnscope.spec import DEVICE_CHOICES, DTYPES, Kind, LayerSpec, check_run_options, make_spec, parse_lengths
+from rnnscope.layer.spec import (
+    DEVICE_CHOICES,
+    DTYPES,
+    Kind,
+    LayerSpec,
+    check_run_options,
+    make_spec,
+    parse_lengths,
+)
 
 app = typer.Typer(
     name="rnnscope",
@@ -546,7 +554,7 @@ def layout_command(
     writes the layer with torch.onnx.export and reads its W, R and B back. Exit 0, 1 when the
     exported model differs from the table, 2 for bad input, 3 when the export fails.
     """
-    from rnnscope.layout import layout
+    from rnnscope.frameworks.layout import layout
 
     report = layout(
         layer.spec(kind),
@@ -581,9 +589,9 @@ def draw_command(
     --json prints the picture's content as data (and still writes the files asked for).
     Exit 0, or 2 for bad input, a missing library or a file that cannot be written.
     """
-    from rnnscope.draw_layout import layout
-    from rnnscope.drawing import unroll
-    from rnnscope.render.svg import write_picture
+    from rnnscope.draw.content import unroll
+    from rnnscope.draw.geometry import layout
+    from rnnscope.draw.svg import write_picture
 
     if svg is None and png is None and not output.json:
         raise BadInput("draw needs --svg FILE or --png FILE (or --json for the picture as data)")
@@ -625,7 +633,7 @@ def load_command(
     its parameters beside the documented formulas. Exit 0, 1 when a layer's tensors are missing
     or misshaped, --expect differs or --run fails a check, 2 for a bad or unsafe file.
     """
-    from rnnscope.loading import load
+    from rnnscope.checkpoint.loading import load
 
     report = load(str(file), prefix=prefix, expect=expect, stats=stats, run=run, seed=seed, device=device)
     output.show(report, "load_view")

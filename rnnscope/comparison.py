@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from rnnscope.cost import forward_cost, ratio_vs_rnn, total_parameters
-from rnnscope.spec import Kind, LayerSpec
+from rnnscope.layer.cost import forward_cost, ratio_vs_rnn, total_parameters
+from rnnscope.layer.spec import Kind, LayerSpec
 
 # The order of the rows: the baseline first, then by gate count.
 KINDS = (Kind.rnn, Kind.gru, Kind.lstm)

@@ -16,12 +16,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from rnnscope import cost
 from rnnscope.errors import BadInput
-from rnnscope.gates import gate_blocks
-from rnnscope.probe import build_module, initial_state, make_inputs
-from rnnscope.report import ProgressCallback
-from rnnscope.runtime import (
+from rnnscope.execution.probe import build_module, initial_state, make_inputs
+from rnnscope.execution.runtime import (
     TORCH_DTYPES,
     check_fits,
     notes_from_warnings,
@@ -29,7 +26,10 @@ from rnnscope.runtime import (
     run_failures,
     torch,
 )
-from rnnscope.spec import Kind, LayerSpec, check_computes, check_torch_limits, expected_parameters
+from rnnscope.layer import cost
+from rnnscope.layer.gates import gate_blocks
+from rnnscope.layer.spec import Kind, LayerSpec, check_computes, check_torch_limits, expected_parameters
+from rnnscope.report import ProgressCallback
 
 # The memory horizon counts the steps back from T over which the norm stays at or above this
 # fraction of its value at t = T.

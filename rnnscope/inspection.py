@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from rnnscope import cost
-from rnnscope.equations import gate_rows
-from rnnscope.gates import GATES, gate_count
-from rnnscope.probe import Probe, probe
-from rnnscope.report import InspectReport, ParameterRow, StateRow, TensorRow
-from rnnscope.runtime import torch
-from rnnscope.spec import (
+from rnnscope.execution.probe import Probe, probe
+from rnnscope.execution.runtime import torch
+from rnnscope.layer import cost
+from rnnscope.layer.equations import gate_rows
+from rnnscope.layer.gates import GATES, gate_count
+from rnnscope.layer.spec import (
     Kind,
     LayerSpec,
     Shape,
@@ -17,7 +16,8 @@ from rnnscope.spec import (
     expected_tensors,
     symbols,
 )
-from rnnscope.states import StateSlot, parse_index, state_notes, state_slots
+from rnnscope.layer.states import StateSlot, parse_index, state_notes, state_slots
+from rnnscope.report import InspectReport, ParameterRow, StateRow, TensorRow
 
 
 def inspect(

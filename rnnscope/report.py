@@ -10,12 +10,12 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from rnnscope.cost import Cost, LayerParameters
-from rnnscope.equations import Equation, GateRow
-from rnnscope.frameworks import FrameworkLayout
-from rnnscope.gates import GateBlock, gate_blocks
-from rnnscope.spec import LayerSpec, ParameterFormula, Shape
-from rnnscope.states import StateSlot
+from rnnscope.frameworks.conventions import FrameworkLayout
+from rnnscope.layer.cost import Cost, LayerParameters
+from rnnscope.layer.equations import Equation, GateRow
+from rnnscope.layer.gates import GateBlock, gate_blocks
+from rnnscope.layer.spec import LayerSpec, ParameterFormula, Shape
+from rnnscope.layer.states import StateSlot
 
 # A long run's progress callback: (steps done, steps in all, what the last step was).
 ProgressCallback = Callable[[int, int, str], None]

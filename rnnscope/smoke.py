@@ -15,10 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from rnnscope.errors import BadInput, RnnscopeError
+from rnnscope.execution.runtime import resolve_device
 from rnnscope.inspection import inspect
-from rnnscope.report import CheckRow, InspectReport, ProgressCallback, SmokeCase, SmokeReport
-from rnnscope.runtime import resolve_device
-from rnnscope.spec import (
+from rnnscope.layer.spec import (
     Kind,
     LayerSpec,
     check_computes,
@@ -27,6 +26,7 @@ from rnnscope.spec import (
     make_spec,
     spec_flags,
 )
+from rnnscope.report import CheckRow, InspectReport, ProgressCallback, SmokeCase, SmokeReport
 from rnnscope.verification import verify
 
 # Small enough to run in milliseconds; input and hidden sizes differ so that a transposed or

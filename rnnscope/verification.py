@@ -7,14 +7,14 @@ per layer and direction, so a failure points at where it starts.
 
 from __future__ import annotations
 
-from rnnscope.cost import forward_bytes
-from rnnscope.equations import equations, gate_rows
+from rnnscope.execution.probe import Probe, probe
+from rnnscope.execution.reference import reference_forward
+from rnnscope.execution.runtime import check_fits, torch
 from rnnscope.inspection import state_rows
-from rnnscope.probe import Probe, probe
-from rnnscope.reference import reference_forward
+from rnnscope.layer.cost import forward_bytes
+from rnnscope.layer.equations import equations, gate_rows
+from rnnscope.layer.spec import LayerSpec, check_computes, check_torch_limits
 from rnnscope.report import CheckRow, VerifyReport
-from rnnscope.runtime import check_fits, torch
-from rnnscope.spec import LayerSpec, check_computes, check_torch_limits
 
 # The largest max |a − r| / max(|r|, 1) that passes, by where the module ran and its dtype.
 # Measured on CPU (torch 2.13, L = 100, N = 32, up to 3 bidirectional layers of 64, seeds 0-2):

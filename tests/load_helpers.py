@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from rnnscope.expectation import parse_constructor
+from rnnscope.checkpoint.expectation import parse_constructor
 
 
 def build(constructor: str) -> nn.Module:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from rnnscope.benchmark import pass_flops
-from rnnscope.cost import forward_cost
-from rnnscope.runtime import torch
-from rnnscope.spec import Kind, make_spec
+from rnnscope.execution.runtime import torch
+from rnnscope.layer.cost import forward_cost
+from rnnscope.layer.spec import Kind, make_spec
 from tests.conftest import run_cli, run_json
 
 KEYS = {"device", "dtype", "median_s", "tokens_per_s", "gflops", "matmul_gflops", "fraction_of_matmul"}

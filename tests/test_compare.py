@@ -66,7 +66,7 @@ def test_compare_does_not_import_torch() -> None:
 
 def test_table_fits_80_columns() -> None:
     from rnnscope.cli import LayerFlags
-    from rnnscope.spec import Kind
+    from rnnscope.layer.spec import Kind
 
     flags = LayerFlags(
         cell=False,

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rnnscope.cost import forward_cost, layer_costs
-from rnnscope.spec import Kind, LayerSpec, make_spec
+from rnnscope.layer.cost import forward_cost, layer_costs
+from rnnscope.layer.spec import Kind, LayerSpec, make_spec
 from tests.conftest import META_EXAMPLE, run_cli, run_json
 
 # FlopCounterMode's import and mkldnn.flags() warn about numpy and Intel GPUs: noise here.
@@ -115,8 +115,8 @@ def counted_without_inference_mode() -> Iterator[None]:
     nn.Linear; pytorch/pytorch#126268), 2.13.0's counts there as under no_grad; no_grad runs the
     same ops and is counted by both.
     """
-    from rnnscope import probe
-    from rnnscope.runtime import torch
+    from rnnscope.execution import probe
+    from rnnscope.execution.runtime import torch
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(probe.torch, "inference_mode", torch.no_grad)
@@ -128,8 +128,8 @@ def counted_without_inference_mode() -> Iterator[None]:
 def test_two_macs_is_what_flop_counter_mode_counts(spec: LayerSpec) -> None:
     from torch.utils.flop_counter import FlopCounterMode
 
-    from rnnscope.probe import probe
-    from rnnscope.runtime import torch
+    from rnnscope.execution.probe import probe
+    from rnnscope.execution.runtime import torch
 
     # With oneDNN on, FlopCounterMode counts 0 for a CPU LSTM without projections: the fused
     # oneDNN kernel is one op it has no formula for. Off, torch runs the plain matmuls.
@@ -142,7 +142,7 @@ def test_two_macs_is_what_flop_counter_mode_counts(spec: LayerSpec) -> None:
 def test_rnn_and_gru_are_counted_with_onednn_on(kind: str) -> None:
     from torch.utils.flop_counter import FlopCounterMode
 
-    from rnnscope.probe import probe
+    from rnnscope.execution.probe import probe
 
     spec = make_spec(Kind(kind), num_layers=2, bidirectional=True, seq_len=7, batch=3)
     with FlopCounterMode(display=False) as counter:

@@ -13,10 +13,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rnnscope.draw_layout import Box, Layout, layout
-from rnnscope.drawing import Drawing, Edge, steps_to_show, unroll
-from rnnscope.gates import gate_count
-from rnnscope.spec import (
+from rnnscope.draw.content import Drawing, Edge, steps_to_show, unroll
+from rnnscope.draw.geometry import Box, Layout, layout
+from rnnscope.layer.gates import gate_count
+from rnnscope.layer.spec import (
     Kind,
     LayerSpec,
     expected_batch_sizes,
@@ -224,7 +224,7 @@ def test_projection_narrows_h_but_not_c() -> None:
 @settings(max_examples=25, deadline=None)
 @given(drawn_specs())
 def test_edge_shapes_are_the_shapes_torch_gives(spec: LayerSpec) -> None:
-    from rnnscope.probe import probe
+    from rnnscope.execution.probe import probe
 
     ran = probe(dataclasses.replace(spec, seq_len=min(spec.seq_len, 8)) if spec.lengths is None else spec)
     drawing = unroll(ran.spec)
@@ -255,8 +255,8 @@ def test_edge_shapes_are_the_shapes_torch_gives(spec: LayerSpec) -> None:
 @settings(max_examples=30, deadline=None)
 @given(layer_specs())
 def test_module_repr_is_torch_repr(spec: LayerSpec) -> None:
-    from rnnscope.probe import build_module
-    from rnnscope.runtime import torch
+    from rnnscope.execution.probe import build_module
+    from rnnscope.execution.runtime import torch
 
     module = build_module(spec, torch.device("meta"), torch.float32)
     assert spec.module_repr == repr(module)
@@ -270,7 +270,7 @@ def test_module_repr_is_torch_repr(spec: LayerSpec) -> None:
 def test_svg_parses_and_renders_to_png(spec: LayerSpec) -> None:
     pytest.importorskip("drawsvg")
     resvg = pytest.importorskip("resvg_py")
-    from rnnscope.render.svg import png_bytes, svg_text
+    from rnnscope.draw.svg import png_bytes, svg_text
 
     drawing = unroll(spec)
     picture = layout(drawing)

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rnnscope.spec import DTYPE_BYTES, DTYPES, TORCH_MAX_BYTES, Kind
+from rnnscope.layer.spec import DTYPE_BYTES, DTYPES, TORCH_MAX_BYTES, Kind
 from tests.conftest import run_cli, run_json
 
 BAD_INPUT = [
@@ -128,7 +128,7 @@ def test_the_seed_range_ends_are_accepted(seed: str) -> None:
     dtype=st.sampled_from(DTYPES),
 )
 def test_the_byte_limit_is_where_torch_refuses_a_meta_tensor(rows: int, columns: int, dtype: str) -> None:
-    from rnnscope.runtime import TORCH_DTYPES, torch
+    from rnnscope.execution.runtime import TORCH_DTYPES, torch
 
     past_limit = rows * columns * DTYPE_BYTES[dtype] > TORCH_MAX_BYTES
     try:

@@ -12,6 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from rnnscope.execution.probe import build_module, make_inputs
+from rnnscope.execution.runtime import torch
 from rnnscope.gradients import (
     HORIZON_FRACTION,
     GradientRow,
@@ -21,10 +23,8 @@ from rnnscope.gradients import (
     horizon,
     target_description,
 )
-from rnnscope.probe import build_module, make_inputs
+from rnnscope.layer.spec import Kind, LayerSpec, make_spec
 from rnnscope.render import gradients_view
-from rnnscope.runtime import torch
-from rnnscope.spec import Kind, LayerSpec, make_spec
 from tests.conftest import GOLDEN, Golden, rendered, run_cli, run_json
 
 CPU = torch.device("cpu")

@@ -8,9 +8,9 @@ import math
 import pytest
 
 from rnnscope import Kind, inspect, make_spec
-from rnnscope.probe import probe
-from rnnscope.runtime import torch
-from rnnscope.spec import expected_parameters
+from rnnscope.execution.probe import probe
+from rnnscope.execution.runtime import torch
+from rnnscope.layer.spec import expected_parameters
 from tests.conftest import META_EXAMPLE, run_cli, run_json
 
 CONTRACT_KEYS = {
@@ -210,7 +210,7 @@ def test_meta_runs_short_forward() -> None:
 
 def test_a_shape_that_differs_from_its_formula_exits_1(monkeypatch: pytest.MonkeyPatch) -> None:
     import rnnscope.inspection as inspection
-    from rnnscope.spec import TensorFormula, expected_tensors
+    from rnnscope.layer.spec import TensorFormula, expected_tensors
 
     def wrong_output(spec):  # type: ignore[no-untyped-def]
         return [
@@ -250,7 +250,7 @@ def test_auto_device_resolves_to_a_real_device() -> None:
 
 
 def test_a_failing_run_exits_3_with_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    import rnnscope.probe as probe_module
+    import rnnscope.execution.probe as probe_module
 
     def broken_forward(result: object) -> None:
         raise RuntimeError("CUDNN_STATUS_EXECUTION_FAILED\nmore detail")
@@ -264,7 +264,7 @@ def test_a_failing_run_exits_3_with_one_line(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_an_allocation_that_fails_anyway_exits_3(monkeypatch: pytest.MonkeyPatch) -> None:
-    import rnnscope.probe as probe_module
+    import rnnscope.execution.probe as probe_module
 
     def out_of_memory(result: object) -> None:
         # CUDA's own wording, as torch 2.11 raised it on an H200 held to 71.58 MiB.

@@ -13,10 +13,10 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rnnscope.carry import rearrange, seeded_parameters
-from rnnscope.frameworks import framework_layouts
-from rnnscope.probe import build_module
-from rnnscope.spec import Kind, LayerSpec, make_spec
+from rnnscope.execution.probe import build_module
+from rnnscope.frameworks.carry import rearrange, seeded_parameters
+from rnnscope.frameworks.conventions import framework_layouts
+from rnnscope.layer.spec import Kind, LayerSpec, make_spec
 from tests.conftest import GOLDEN, Golden, rendered, run_cli, run_json
 from tests.load_helpers import build
 
@@ -239,7 +239,7 @@ GOLDEN_CASES = {
 
 @pytest.mark.parametrize("name", sorted(GOLDEN_CASES))
 def test_golden(name: str, golden: Golden) -> None:
-    from rnnscope.layout import layout
+    from rnnscope.frameworks.layout import layout
     from rnnscope.render import layout_view
 
     golden(name, rendered(layout_view(layout(GOLDEN_CASES[name]))))

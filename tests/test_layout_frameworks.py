@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import torch
 
-from rnnscope.spec import Kind, LayerSpec, make_spec
+from rnnscope.layer.spec import Kind, LayerSpec, make_spec
 from tests.conftest import run_json
 
 STEPS, BATCH = 5, 3
@@ -56,7 +56,7 @@ def keras_model(keras: ModuleType, spec: LayerSpec, reset_after: bool = True) ->
 
 def pytorch_output(spec: LayerSpec, seed: int, x: torch.Tensor) -> torch.Tensor:
     """The output of the layer ``layout --seed`` writes, on x (L, N, H_in), from a zero state."""
-    from rnnscope.carry import seeded_parameters
+    from rnnscope.frameworks.carry import seeded_parameters
 
     module, _ = seeded_parameters(spec, "float32", seed)
     with torch.no_grad():
@@ -114,8 +114,8 @@ def test_keras_holds_the_table_and_gives_pytorchs_outputs(
 def test_keras_gru_reset_before_is_not_pytorchs_gru(keras: ModuleType, tmp_path: Path) -> None:
     """reset_after=False with the summed bias: equal on the first step from a zero state when
     b_hn = 0 (r multiplies a zero h either way), different once h is not zero."""
-    from rnnscope.carry import rearrange, seeded_parameters
-    from rnnscope.frameworks import framework_layouts
+    from rnnscope.frameworks.carry import rearrange, seeded_parameters
+    from rnnscope.frameworks.conventions import framework_layouts
 
     spec = make_spec(Kind.gru)
     module, parameters = seeded_parameters(spec, "float32", 7)
@@ -205,7 +205,7 @@ def onnx_model(onnx: ModuleType, spec: LayerSpec, arrays: dict[str, Any]) -> Any
 
 def cell_step(kind: Kind, seed: int) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor]]:
     """x (N, H_in), the state before and the state after one step of the seeded PyTorch cell."""
-    from rnnscope.carry import seeded_parameters
+    from rnnscope.frameworks.carry import seeded_parameters
 
     spec = make_spec(kind, cell=True)
     module, _ = seeded_parameters(spec, "float32", seed)

@@ -20,8 +20,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from rnnscope.checkpoint import read_checkpoint
-from rnnscope.loading import load
+from rnnscope.checkpoint.loading import load
+from rnnscope.checkpoint.reader import read_checkpoint
 from tests.conftest import Golden, rendered, run_cli, run_json
 from tests.load_helpers import (
     LookalikeCell,

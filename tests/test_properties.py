@@ -9,10 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rnnscope import Kind, LayerSpec, inspect, make_spec
-from rnnscope.cost import total_parameters
-from rnnscope.probe import build_module
-from rnnscope.runtime import torch
-from rnnscope.spec import expected_batch_sizes, expected_parameters, spec_flags
+from rnnscope.execution.probe import build_module
+from rnnscope.execution.runtime import torch
+from rnnscope.layer.cost import total_parameters
+from rnnscope.layer.spec import expected_batch_sizes, expected_parameters, spec_flags
 from tests.conftest import run_json
 
 

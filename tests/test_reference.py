@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rnnscope.probe import Probe, probe
-from rnnscope.reference import reference_forward
-from rnnscope.runtime import torch
-from rnnscope.spec import Kind, LayerSpec, make_spec
+from rnnscope.execution.probe import Probe, probe
+from rnnscope.execution.reference import reference_forward
+from rnnscope.execution.runtime import torch
+from rnnscope.layer.spec import Kind, LayerSpec, make_spec
 
 
 @st.composite

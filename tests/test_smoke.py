@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 
 from rnnscope import smoke, verification
-from rnnscope.gates import GATES
+from rnnscope.execution.runtime import torch
+from rnnscope.layer.gates import GATES
+from rnnscope.layer.spec import Kind, LayerSpec
 from rnnscope.render import smoke_view
 from rnnscope.report import VerifyReport
-from rnnscope.runtime import torch
 from rnnscope.smoke import run_smoke, smoke_configs
-from rnnscope.spec import Kind, LayerSpec
 from tests.conftest import rendered, run_cli, run_json
 
 

@@ -10,11 +10,11 @@ import pytest
 from hypothesis import given, settings
 
 from rnnscope import Kind, LayerSpec, inspect, make_spec
-from rnnscope import probe as probe_module
-from rnnscope.probe import probe
+from rnnscope.execution import probe as probe_module
+from rnnscope.execution.probe import probe
+from rnnscope.execution.runtime import torch
+from rnnscope.layer.states import StateSlot, parse_index, state_slots
 from rnnscope.render import verify_view
-from rnnscope.runtime import torch
-from rnnscope.states import StateSlot, parse_index, state_slots
 from rnnscope.verification import verify
 from tests.conftest import rendered, run_cli, run_json
 from tests.test_properties import layer_specs
@@ -247,7 +247,7 @@ def test_verify_view_shows_the_states_in_80_columns() -> None:
 
 
 def test_the_states_module_does_not_import_torch() -> None:
-    code = "import sys, rnnscope.states; print('torch' in sys.modules)"
+    code = "import sys, rnnscope.layer.states; print('torch' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
 

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from rnnscope import probe as probe_module
-from rnnscope.equations import equations, gate_rows
-from rnnscope.gates import GATES
+from rnnscope.execution import probe as probe_module
+from rnnscope.execution.runtime import torch
+from rnnscope.layer.equations import equations, gate_rows
+from rnnscope.layer.gates import GATES
+from rnnscope.layer.spec import Kind, make_spec
 from rnnscope.render import inspect_view, verify_view
-from rnnscope.runtime import torch
-from rnnscope.spec import Kind, make_spec
 from rnnscope.verification import TOLERANCES, tolerance, verify
 from tests.conftest import rendered, run_cli, run_json
 

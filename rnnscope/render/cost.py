@@ -6,7 +6,7 @@ from rich.console import Group, RenderableType
 from rich.text import Text
 
 from rnnscope.comparison import CompareReport
-from rnnscope.cost import Cost, LayerCost
+from rnnscope.layer.cost import Cost, LayerCost
 from rnnscope.render.common import count, layer_label, new_table, note_lines, size
 
 

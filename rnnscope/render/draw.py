@@ -7,7 +7,7 @@ from itertools import pairwise
 from rich.console import Group, RenderableType
 from rich.text import Text
 
-from rnnscope.drawing import Drawing
+from rnnscope.draw.content import Drawing
 from rnnscope.render.common import note_lines
 
 

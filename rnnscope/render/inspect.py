@@ -6,12 +6,12 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from rnnscope.cost import LayerParameters
-from rnnscope.equations import GateRow
+from rnnscope.layer.cost import LayerParameters
+from rnnscope.layer.equations import GateRow
+from rnnscope.layer.spec import format_shape
 from rnnscope.render.common import FAIL, PASS, UNKNOWN, layer_label, mark, new_table, note_lines, spaced
 from rnnscope.render.cost import cost_view
 from rnnscope.report import InspectReport, ParameterRow, StateRow, TensorRow
-from rnnscope.spec import format_shape
 
 
 def inspect_view(report: InspectReport) -> RenderableType:

@@ -6,7 +6,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from rnnscope.equations import Equation
+from rnnscope.layer.equations import Equation
 from rnnscope.render.common import FAIL, PASS, UNKNOWN, error_text, mark, new_table, note_lines, spaced
 from rnnscope.render.inspect import gate_table, state_view
 from rnnscope.report import CheckRow, SmokeReport, VerifyReport

@@ -15,7 +15,7 @@ from enum import Enum
 from typing import Any
 
 from rnnscope.errors import BadInput
-from rnnscope.gates import gate_count
+from rnnscope.layer.gates import gate_count
 
 Shape = tuple[int, ...]
 

@@ -1,6 +1,6 @@
 """``rnnscope.load``: the recurrent layers of a checkpoint, inspected without trusting the file.
 
-checkpoint.py reads the file (statically) and discovery.py finds the layers; this module turns
+reader.py reads the file (statically) and discovery.py finds the layers; this module turns
 each into the inspect tables — the file's shapes beside the documented formulas — and, as asked,
 compares one with the user's constructor (``--expect``), summarises the weights per gate block
 (``--stats``), or rebuilds each layer from its tensors and verifies it (``--run``).
@@ -11,13 +11,13 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from rnnscope import cost
-from rnnscope.checkpoint import FORMATS, Checkpoint, read_checkpoint
-from rnnscope.discovery import FoundLayer, weight_settings
+from rnnscope.checkpoint.discovery import FoundLayer, weight_settings
+from rnnscope.checkpoint.reader import FORMATS, Checkpoint, read_checkpoint
 from rnnscope.errors import BadInput
-from rnnscope.gates import gate_blocks
+from rnnscope.layer import cost
+from rnnscope.layer.gates import gate_blocks
+from rnnscope.layer.spec import DTYPES, Kind, check_computes, check_run_options, expected_parameters
 from rnnscope.report import Expectation, LoadedLayer, LoadReport, ParameterRow, StatRow, VerifyReport
-from rnnscope.spec import DTYPES, Kind, check_computes, check_run_options, expected_parameters
 
 if TYPE_CHECKING:
     import torch
@@ -64,7 +64,7 @@ def load(
         check_computes(device, "load --run")
     constructor = None
     if expect is not None:
-        from rnnscope.expectation import parse_constructor
+        from rnnscope.checkpoint.expectation import parse_constructor
 
         constructor = parse_constructor(expect)  # bad input is refused before the file is read
     checkpoint = read_checkpoint(path)
@@ -72,7 +72,7 @@ def load(
     notes = _notes(checkpoint, found)
     expectation = None
     if constructor is not None:
-        from rnnscope.expectation import build_on_meta, compare, pytorch_error
+        from rnnscope.checkpoint.expectation import build_on_meta, compare, pytorch_error
 
         module = build_on_meta(constructor, notes)
         layer = _expected_layer(found, constructor.kind, constructor.cell, prefix)

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from math import prod
 from typing import Any
 
-from rnnscope.cost import total_parameters
-from rnnscope.gates import gate_blocks, gate_split
-from rnnscope.spec import LayerSpec, Shape
+from rnnscope.layer.cost import total_parameters
+from rnnscope.layer.gates import gate_blocks, gate_split
+from rnnscope.layer.spec import LayerSpec, Shape
 
 # How a framework keeps PyTorch's two bias vectors b_ih and b_hh of a layer and direction.
 SUMMED = "summed"  # one vector b_ih + b_hh: exact wherever the two are only ever added

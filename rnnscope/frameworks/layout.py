@@ -10,15 +10,20 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rnnscope.cost import total_parameters
 from rnnscope.errors import BadInput
-from rnnscope.frameworks import FrameworkLayout, framework_layouts, pytorch_gate_order, pytorch_rows
+from rnnscope.frameworks.conventions import (
+    FrameworkLayout,
+    framework_layouts,
+    pytorch_gate_order,
+    pytorch_rows,
+)
+from rnnscope.layer.cost import total_parameters
+from rnnscope.layer.spec import Kind, LayerSpec
 from rnnscope.report import LayoutReport
-from rnnscope.spec import Kind, LayerSpec
 
 if TYPE_CHECKING:
-    from rnnscope.checkpoint import Checkpoint
-    from rnnscope.discovery import FoundLayer
+    from rnnscope.checkpoint.discovery import FoundLayer
+    from rnnscope.checkpoint.reader import Checkpoint
 
 
 def layout(
@@ -80,7 +85,7 @@ def layout(
         notes.append("--lengths is not used: layout runs no input")
     written = exported = None
     if export is not None or write is not None:
-        from rnnscope import carry  # imports torch
+        from rnnscope.frameworks import carry  # imports torch
 
         if write is not None:
             carry.check_write(write, dtype)
@@ -133,8 +138,8 @@ def _found_layer(path: Path, prefix: str | None, spec: LayerSpec) -> _Found:
         BadInput: an unreadable or unsafe file, no such layer, several and no --prefix, or a
             layer of another kind than KIND.
     """
-    from rnnscope.checkpoint import read_checkpoint
-    from rnnscope.loading import layer_names, select_layers
+    from rnnscope.checkpoint.loading import layer_names, select_layers
+    from rnnscope.checkpoint.reader import read_checkpoint
 
     checkpoint = read_checkpoint(path)
     if not checkpoint.layers:

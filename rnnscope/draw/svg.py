@@ -12,7 +12,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from rnnscope.draw_layout import Arrow, Box, CellBox, Label, Layout, LegendEntry
+from rnnscope.draw.geometry import Arrow, Box, CellBox, Label, Layout, LegendEntry
 from rnnscope.errors import BadInput
 
 FONT_FAMILY = "DejaVu Sans Mono, Menlo, Consolas, monospace"

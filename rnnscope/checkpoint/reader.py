@@ -3,8 +3,8 @@
 The library API (stable; ``layout --from FILE`` builds on it):
 
 - :func:`read_checkpoint` (path) → :class:`Checkpoint`: the file's format, its recurrent layers
-  (:class:`rnnscope.discovery.FoundLayer`: ``container``, ``prefix``, ``spec`` — a
-  :class:`~rnnscope.spec.LayerSpec` —, ``tensors``, ``constructor``), the problems found, notes.
+  (:class:`rnnscope.checkpoint.discovery.FoundLayer`: ``container``, ``prefix``, ``spec`` — a
+  :class:`~rnnscope.layer.spec.LayerSpec` —, ``tensors``, ``constructor``), the problems found, notes.
 - :meth:`Checkpoint.state_dict` (layer) → that layer's tensors as torch tensors, keyed without
   the prefix, ready for ``module.load_state_dict(..., strict=True)``.
 
@@ -27,9 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from rnnscope.discovery import FoundLayer, Problem, TensorInfo, find_layers
-from rnnscope.errors import BadInput
-from rnnscope.pickle_reader import (
+from rnnscope.checkpoint.discovery import FoundLayer, Problem, TensorInfo, find_layers
+from rnnscope.checkpoint.pickle_reader import (
     Call,
     Instance,
     PickleError,
@@ -39,7 +38,8 @@ from rnnscope.pickle_reader import (
     dangerous_globals,
     read_pickle,
 )
-from rnnscope.tensor_bytes import LegacyValues, SafetensorsValues, ValueReader, ZipValues
+from rnnscope.checkpoint.tensor_bytes import LegacyValues, SafetensorsValues, ValueReader, ZipValues
+from rnnscope.errors import BadInput
 
 if TYPE_CHECKING:
     import torch

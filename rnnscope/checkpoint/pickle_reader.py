@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from rnnscope.spec import DTYPE_BYTES
+from rnnscope.layer.spec import DTYPE_BYTES
 
 # picklescan logs each finding as a warning; with no handler configured Python would print
 # them on stderr. The findings come back as values, so the log is not needed.

@@ -2,8 +2,8 @@
 
 One cell per (shown time step, layer, direction) and one edge per arrow of the picture, each with
 the tensor it carries and that tensor's shape from the documented formulas (spec.py), so that a
-script — and the tests — can read the picture without reading SVG. The layout (draw_layout.py)
-places these; the SVG writer (render/svg.py) draws what the layout placed.
+script — and the tests — can read the picture without reading SVG. The layout (geometry.py)
+places these; the SVG writer (svg.py) draws what the layout placed.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from rnnscope.gates import gate_count
-from rnnscope.spec import (
+from rnnscope.layer.gates import gate_count
+from rnnscope.layer.spec import (
     Kind,
     LayerSpec,
     Shape,
@@ -22,7 +22,7 @@ from rnnscope.spec import (
     expected_tensors,
     format_shape,
 )
-from rnnscope.states import DIRECTIONS, StateSlot, state_slots
+from rnnscope.layer.states import DIRECTIONS, StateSlot, state_slots
 
 # Sequences longer than this are drawn as their first and last EDGE_STEPS steps with "…" between.
 MAX_FULL_STEPS = 6

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rnnscope.gates import gate_blocks
-from rnnscope.runtime import torch
-from rnnscope.spec import Kind, LayerSpec
+from rnnscope.execution.runtime import torch
+from rnnscope.layer.gates import gate_blocks
+from rnnscope.layer.spec import Kind, LayerSpec
 
 Tensor = torch.Tensor
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from rnnscope.spec import LayerSpec
+from rnnscope.layer.spec import LayerSpec
 
 DIRECTIONS = ("forward", "reverse")
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from rnnscope.cost import forward_bytes
-from rnnscope.runtime import (
+from rnnscope.execution.runtime import (
     TORCH_DTYPES,
     check_fits,
     notes_from_warnings,
@@ -14,7 +13,8 @@ from rnnscope.runtime import (
     run_failures,
     torch,
 )
-from rnnscope.spec import Kind, LayerSpec, check_torch_limits, command_line
+from rnnscope.layer.cost import forward_bytes
+from rnnscope.layer.spec import Kind, LayerSpec, check_torch_limits, command_line
 
 nn = torch.nn
 rnn_utils = torch.nn.utils.rnn

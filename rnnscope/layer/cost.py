@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from rnnscope.gates import gate_count
-from rnnscope.spec import DTYPE_BYTES, Kind, LayerSpec
+from rnnscope.layer.gates import gate_count
+from rnnscope.layer.spec import DTYPE_BYTES, Kind, LayerSpec
 
 
 @dataclass(frozen=True)

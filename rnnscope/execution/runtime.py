@@ -32,7 +32,7 @@ finally:
         gc.enable()
 
 if TYPE_CHECKING:
-    from rnnscope.spec import LayerSpec
+    from rnnscope.layer.spec import LayerSpec
 
 GIB = 1024**3
 

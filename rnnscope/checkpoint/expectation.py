@@ -13,11 +13,11 @@ import ast
 from dataclasses import dataclass
 from typing import Any
 
-from rnnscope.discovery import FoundLayer, weight_settings
+from rnnscope.checkpoint.discovery import FoundLayer, weight_settings
 from rnnscope.errors import BadInput
+from rnnscope.execution.runtime import notes_from_warnings, torch
+from rnnscope.layer.spec import format_shape
 from rnnscope.report import Mismatch
-from rnnscope.runtime import notes_from_warnings, torch
-from rnnscope.spec import format_shape
 
 CLASS_NAMES = ("RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell")
 _MODULE_PATHS = ("", "nn", "torch.nn")

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from rnnscope.gates import GATES, gate_blocks
-from rnnscope.spec import Kind, LayerSpec, Shape, expected_parameters, format_shape
+from rnnscope.layer.gates import GATES, gate_blocks
+from rnnscope.layer.spec import Kind, LayerSpec, Shape, expected_parameters, format_shape
 
 # Each gate's nonlinearity, in PyTorch's equations.
 _ACTIVATION = {"i": "σ", "f": "σ", "g": "tanh", "o": "σ", "r": "σ", "z": "σ", "n": "tanh"}

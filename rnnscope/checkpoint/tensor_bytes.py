@@ -13,9 +13,9 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rnnscope.discovery import TensorInfo
+from rnnscope.checkpoint.discovery import TensorInfo
+from rnnscope.checkpoint.pickle_reader import ELEMENT_BYTES, StorageRef, TensorRef
 from rnnscope.errors import BadInput
-from rnnscope.pickle_reader import ELEMENT_BYTES, StorageRef, TensorRef
 
 if TYPE_CHECKING:
     import torch
@@ -33,7 +33,7 @@ class ValueReader(ABC):
         """The tensor ``info`` describes, its values read from this format's layout of the file."""
 
     def _tensor(self, data: bytes, ref: TensorRef) -> torch.Tensor:
-        from rnnscope.runtime import torch
+        from rnnscope.execution.runtime import torch
 
         dtype = getattr(torch, ref.dtype)
         if len(data) < ref.span * ELEMENT_BYTES[ref.dtype]:

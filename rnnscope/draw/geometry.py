@@ -3,7 +3,7 @@
 Columns are the steps shown (a wider gap where steps are elided), rows are (layer, direction)
 with layer 0 at the bottom and each layer's reverse row above its forward row. Every label gets
 a box computed from its text in a monospace font, so the tests can check on the numbers that no
-two labels overlap; render/svg.py only draws what is placed here.
+two labels overlap; svg.py only draws what is placed here.
 
 Geometry of one column at x (y grows downwards):
 
@@ -21,8 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from itertools import pairwise
 
-from rnnscope.drawing import FINAL_STATES, INITIAL_STATES, Drawing, Edge
-from rnnscope.spec import format_shape
+from rnnscope.draw.content import FINAL_STATES, INITIAL_STATES, Drawing, Edge
+from rnnscope.layer.spec import format_shape
 
 FONT_SIZE = 12.0
 CHAR_WIDTH = 7.3  # DejaVu Sans Mono's advance is 0.602 em: 7.22 px at 12 px, rounded up

@@ -16,8 +16,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from rnnscope.gates import GATES
-from rnnscope.spec import Kind, LayerSpec, Shape, expected_parameters, format_shape
+from rnnscope.layer.gates import GATES
+from rnnscope.layer.spec import Kind, LayerSpec, Shape, expected_parameters, format_shape
 
 _NAME = re.compile(
     r"^(?P<role>weight_ih|weight_hh|bias_ih|bias_hh|weight_hr)(?:_l(?P<layer>\d+)(?P<reverse>_reverse)?)?$"

@@ -1,0 +1,2 @@
+"""Other frameworks: Keras and ONNX conventions (``conventions``), weights carried across
+(``carry``) and the ``layout`` command (``layout``)."""
