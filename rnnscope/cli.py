@@ -653,7 +653,8 @@ def main() -> None:
     """
     gc.disable()
     try:
-        app()
+        # One name in every usage line, whether started as rnnscope or python -m rnnscope.
+        app(prog_name="rnnscope")
     except SystemExit as done:
         if "torch" not in sys.modules:
             raise
