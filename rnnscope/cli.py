@@ -155,14 +155,20 @@ class Output:
     json: bool
     debug: bool
 
-    def show(self, report: Any, view: str) -> None:
+    def show(self, report: Any, view: str, device: Optional[str] = None) -> None:
         """Print the report as JSON, or as the tables ``view`` draws.
 
         ``view`` names a function of ``rnnscope.render``: by name, so that ``--json`` never
-        imports rich (about a tenth of a short command's time).
+        imports rich (about a tenth of a short command's time). The JSON document ends with the
+        ``environment`` object; its device is ``device``, else the document's own ``device``.
         """
         if self.json:
-            sys.stdout.write(json.dumps(report.to_dict(), allow_nan=False) + "\n")
+            from rnnscope.execution.environment import environment
+
+            document = report.to_dict()
+            where = device if device is not None else document.get("device")
+            document["environment"] = environment(where if isinstance(where, str) else None)
+            sys.stdout.write(json.dumps(document, allow_nan=False) + "\n")
             return
         from rnnscope import render
 
@@ -568,7 +574,7 @@ def layout_command(
         checkpoint=from_file,
         prefix=prefix,
     )
-    output.show(report, "layout_view")
+    output.show(report, "layout_view", device=layer.device if export or write else None)
     return 0 if report.ok else 1
 
 
@@ -636,7 +642,7 @@ def load_command(
     from rnnscope.checkpoint.loading import load
 
     report = load(str(file), prefix=prefix, expect=expect, stats=stats, run=run, seed=seed, device=device)
-    output.show(report, "load_view")
+    output.show(report, "load_view", device=device if run else None)
     return 0 if report.ok else 1
 
 

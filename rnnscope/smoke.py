@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from rnnscope.errors import BadInput, RnnscopeError
+from rnnscope.execution.environment import environment
 from rnnscope.execution.runtime import resolve_device
 from rnnscope.inspection import inspect
 from rnnscope.layer.spec import (
@@ -199,8 +200,13 @@ def write_junit(report: SmokeReport, path: str | Path) -> None:
         time=f"{report.seconds:.3f}",
     )
     properties = ElementTree.SubElement(suite, "properties")
-    for name, value in (("device", report.device), ("dtype", report.dtype), ("seed", str(report.seed))):
-        ElementTree.SubElement(properties, "property", name=name, value=value)
+    run = {"device": report.device, "dtype": report.dtype, "seed": str(report.seed)}
+    # The JSON document's environment object, one property each: JUnit values are strings, and
+    # a null (a field this run could not know) is left out.
+    provenance = {f"environment.{key}": value for key, value in environment(report.device).items()}
+    for name, value in (run | provenance).items():
+        if value is not None:
+            ElementTree.SubElement(properties, "property", name=name, value=str(value))
     for case in report.cases:
         element = ElementTree.SubElement(
             suite,
