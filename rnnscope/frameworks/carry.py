@@ -18,9 +18,17 @@ from pathlib import Path
 from rnnscope.errors import BadInput, RunFailed
 from rnnscope.execution.probe import build_module, make_inputs
 from rnnscope.execution.runtime import TORCH_DTYPES, torch
-from rnnscope.frameworks.conventions import ONNX, FrameworkLayout, FrameworkTensor
+from rnnscope.frameworks.conventions import ONNX
 from rnnscope.layer.spec import Kind, LayerSpec
-from rnnscope.report import ExportedAttribute, ExportedTensor, ExportReport, WriteReport, WrittenArray
+from rnnscope.report import (
+    ExportedAttribute,
+    ExportedTensor,
+    ExportReport,
+    FrameworkLayout,
+    FrameworkTensor,
+    WriteReport,
+    WrittenArray,
+)
 
 # numpy's .npy type codes (numpy.lib.format, NEP 1) for the dtypes --write takes; bfloat16 has none.
 _NPY_CODES = {"float32": "f4", "float64": "f8", "float16": "f2"}

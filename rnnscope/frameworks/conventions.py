@@ -21,12 +21,11 @@ Naming, for several layers and directions (our choice, stated in the README):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from math import prod
-from typing import Any
 
 from rnnscope.layer.cost import total_parameters
 from rnnscope.layer.gates import gate_blocks, gate_split
-from rnnscope.layer.spec import LayerSpec, Shape
+from rnnscope.layer.spec import LayerSpec
+from rnnscope.report import Block, FrameworkLayout, FrameworkTensor
 
 # How a framework keeps PyTorch's two bias vectors b_ih and b_hh of a layer and direction.
 SUMMED = "summed"  # one vector b_ih + b_hh: exact wherever the two are only ever added
@@ -117,152 +116,6 @@ _KERAS_NAMES = {
     "lstm": ("lstm", "lstm_cell"),
     "gru": ("gru", "gru_cell"),
 }
-
-
-@dataclass(frozen=True)
-class Block:
-    """Rows ``start:stop`` of the PyTorch parameters named (summed when there are two)."""
-
-    gate: str  # PyTorch's letter for these rows
-    parameters: tuple[str, ...]
-    start: int
-    stop: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"gate": self.gate, "from": list(self.parameters), "rows": [self.start, self.stop]}
-
-
-@dataclass(frozen=True)
-class FrameworkTensor:
-    """One tensor in the other framework and how it is made from PyTorch's parameters.
-
-    Each part is a run of blocks concatenated along the rows; with ``stacked`` the parts are
-    stacked along a new first axis (ONNX's D, Keras GRU's bias pair), else there is one part.
-    ``transposed``: the result is transposed (Keras keeps (in, out) matrices).
-    """
-
-    group: str  # "layer0/forward_lstm/lstm_cell" or "layer0"
-    leaf: str  # "kernel", "W"
-    layer: int
-    direction: str  # "forward", "reverse", or "both" (ONNX stacks D = 2 in one tensor)
-    shape: Shape
-    gate_order: str  # the framework's letters, "i|f|c|o"
-    parts: tuple[tuple[Block, ...], ...]
-    stacked: bool
-    transposed: bool
-
-    @property
-    def name(self) -> str:
-        return f"{self.group}/{self.leaf}"
-
-    @property
-    def numel(self) -> int:
-        return prod(self.shape)
-
-    def source(self, gates_only: bool = False) -> str:
-        """Where it comes from: ``weight_ih_l0[20:40, 0:20, 40:60].T`` (numpy-style row blocks,
-        then transposed); ``stack(a, b)`` a new first axis, ``cat(a, b)`` rows joined, ``+`` a
-        sum. ``gates_only`` names the blocks by PyTorch's gate letters: ``weight_ih_l0[z,r,n].T``."""
-        parts = [_part_source(part, gates_only) for part in self.parts]
-        text = f"stack({', '.join(parts)})" if self.stacked else parts[0]
-        return text + (".T" if self.transposed else "")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "layer": self.layer,
-            "direction": self.direction,
-            "shape": list(self.shape),
-            "gate_order": self.gate_order,
-            "source": self.source(),
-            "source_gates": self.source(gates_only=True),
-            "stacked": self.stacked,
-            "transposed": self.transposed,
-            "parts": [[block.to_dict() for block in part] for part in self.parts],
-        }
-
-
-def _part_source(blocks: tuple[Block, ...], gates_only: bool) -> str:
-    runs: list[list[Block]] = []
-    for block in blocks:
-        if runs and runs[-1][0].parameters == block.parameters:
-            runs[-1].append(block)
-        else:
-            runs.append([block])
-    texts = [_run_source(run, gates_only) for run in runs]
-    return texts[0] if len(texts) == 1 else f"cat({', '.join(texts)})"
-
-
-def _run_source(run: list[Block], gates_only: bool) -> str:
-    """Blocks of the same parameters: ``name[a:b, c:d]``, or no index at all when the blocks are
-    the whole parameter in PyTorch's own order."""
-    names = run[0].parameters
-    label = " + ".join(names)
-    if [block.start for block in run] == sorted(block.start for block in run):
-        return label  # every gate is in the run: in ascending order, that is all rows unchanged
-    index = ",".join(b.gate for b in run) if gates_only else ", ".join(f"{b.start}:{b.stop}" for b in run)
-    return f"({label})[{index}]" if len(names) > 1 else f"{label}[{index}]"
-
-
-@dataclass(frozen=True)
-class FrameworkLayout:
-    """One framework's tensors for the layer, or why it cannot hold it."""
-
-    framework: str
-    variant: str
-    kind: str
-    equivalent: bool
-    equivalence: str
-    pytorch_params: int
-    tensors: list[FrameworkTensor]
-    notes: list[str]
-    cannot_hold: str | None = None
-
-    @property
-    def supported(self) -> bool:
-        return self.cannot_hold is None
-
-    @property
-    def naming(self) -> str:
-        """How its tensors are named, as a pattern over layers and directions."""
-        if not self.tensors:
-            return ""
-        first = self.tensors[0].group.split("/")
-        if first[0].startswith("layer"):
-            first[0] = "layer{K}"
-        if len(first) > 2 and first[1].startswith("forward_"):
-            first[1] = "{forward,backward}_" + first[1].removeprefix("forward_")
-        return "/".join([*first, "<tensor>"])
-
-    @property
-    def total_params(self) -> int | None:
-        return sum(tensor.numel for tensor in self.tensors) if self.supported else None
-
-    @property
-    def difference(self) -> str:
-        """The parameter count beside PyTorch's, and the reason for any difference, in one line."""
-        if self.cannot_hold is not None:
-            return self.cannot_hold
-        total = self.total_params or 0
-        fewer = self.pytorch_params - total
-        if fewer == 0:
-            return "same count: every PyTorch parameter is carried over, rearranged"
-        return f"{fewer:,} fewer: one bias vector where PyTorch has two, bias_ih + bias_hh summed"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "framework": self.framework,
-            "variant": self.variant,
-            "supported": self.supported,
-            "total_params": self.total_params,
-            "pytorch_params": self.pytorch_params,
-            "difference": self.difference,
-            "equivalent": self.equivalent if self.supported else None,
-            "equivalence": self.equivalence if self.supported else None,
-            "notes": self.notes,
-            "naming": self.naming,
-            "tensors": [tensor.to_dict() for tensor in self.tensors],
-        }
 
 
 def conventions(kind: str, to: str) -> list[Convention]:

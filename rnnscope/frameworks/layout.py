@@ -11,15 +11,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rnnscope.errors import BadInput
-from rnnscope.frameworks.conventions import (
-    FrameworkLayout,
-    framework_layouts,
-    pytorch_gate_order,
-    pytorch_rows,
-)
+from rnnscope.frameworks.conventions import framework_layouts, pytorch_gate_order, pytorch_rows
 from rnnscope.layer.cost import total_parameters
 from rnnscope.layer.spec import Kind, LayerSpec
-from rnnscope.report import LayoutReport
+from rnnscope.report import FrameworkLayout, LayoutReport
 
 if TYPE_CHECKING:
     from rnnscope.checkpoint.discovery import FoundLayer

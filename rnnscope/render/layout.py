@@ -5,10 +5,9 @@ from __future__ import annotations
 from rich.console import Group, RenderableType
 from rich.text import Text
 
-from rnnscope.frameworks.conventions import FrameworkLayout
 from rnnscope.layer.spec import format_shape
 from rnnscope.render.common import FAIL, PASS, error_text, mark, new_table, note_lines, spaced
-from rnnscope.report import ExportReport, LayoutReport, WriteReport
+from rnnscope.report import ExportReport, FrameworkLayout, LayoutReport, WriteReport
 
 _DIRECTIONS = {"forward": "fwd", "reverse": "rev", "both": "fwd+rev"}
 

@@ -1,0 +1,69 @@
+"""The package's parts and the imports between them: the layer folder stands alone, the reports
+need only the layer, and no part imports one that imports it back (directly or around a loop)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).parent.parent / "rnnscope"
+
+
+def part_of(module: str) -> str:
+    """``rnnscope.layer.spec`` → ``layer``; ``rnnscope.report`` → ``report``; ``rnnscope`` → ``rnnscope``."""
+    names = module.split(".")
+    return names[1] if len(names) > 1 else names[0]
+
+
+def imported_parts() -> dict[str, set[str]]:
+    """Each part → the other parts its modules import, at the top or inside a function."""
+    graph: dict[str, set[str]] = {}
+    for path in PACKAGE.rglob("*.py"):
+        names = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        part = part_of(".".join(names[:-1] if names[-1] == "__init__" else names))
+        graph.setdefault(part, set())
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                modules = [node.module]
+            elif isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            else:
+                continue
+            # The package itself (``from rnnscope import __version__``) is the public front, which
+            # imports every command lazily: no part below it.
+            inside = [m for m in modules if m.split(".")[0] == "rnnscope" and m != "rnnscope"]
+            graph[part] |= {part_of(m) for m in inside} - {part}
+    return graph
+
+
+def reachable(graph: dict[str, set[str]], start: str) -> set[str]:
+    seen: set[str] = set()
+    waiting = [start]
+    while waiting:
+        for part in graph.get(waiting.pop(), set()) - seen:
+            seen.add(part)
+            waiting.append(part)
+    return seen
+
+
+def test_the_parts_are_the_capabilities() -> None:
+    graph = imported_parts()
+    assert {"layer", "execution", "checkpoint", "frameworks", "draw", "render", "report", "cli"} <= set(graph)
+
+
+def test_the_layer_imports_nothing_of_the_others() -> None:
+    assert imported_parts()["layer"] <= {"errors"}
+
+
+def test_the_reports_need_only_the_layer() -> None:
+    assert imported_parts()["report"] <= {"layer", "errors"}
+
+
+def test_no_import_runs_back_up() -> None:
+    graph = imported_parts()
+    loops = sorted(part for part in graph if part in reachable(graph, part))
+    assert loops == [], f"parts that import themselves around a loop: {loops}"
+
+
+def test_the_loop_check_sees_a_loop() -> None:
+    assert reachable({"a": {"b"}, "b": {"a"}}, "a") == {"a", "b"}
