@@ -1,56 +1,11 @@
-"""Shared test helpers: run the CLI through Typer's runner and parse its JSON, render a view as
-text, and compare it with a golden file."""
+"""Fixtures and options: ``golden`` compares an output with its golden file, which
+``--update-goldens`` rewrites. Plain helpers are in tests/helpers.py."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
-from io import StringIO
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
 import pytest
-from typer.testing import CliRunner, Result
 
-from rnnscope.cli import app
-
-if TYPE_CHECKING:
-    from rich.console import RenderableType
-
-GOLDEN = Path(__file__).parent / "golden"
-Golden = Callable[[str, str], None]  # the golden fixture: check(name, output)
-
-# The contract's example of a layer too big to allocate: 68,723,671,040 parameters.
-META_EXAMPLE = ("inspect", "lstm", "--input-size", "16384", "--hidden-size", "16384", "--layers", "32")
-META_EXAMPLE += ("--device", "meta")
-
-
-def run_cli(*args: str) -> Result:
-    """Invoke ``rnnscope ARGS`` in-process; ``result.stdout`` and ``result.stderr`` stay apart."""
-    return CliRunner().invoke(app, list(args))
-
-
-def run_json(*args: str, exit_code: int = 0) -> dict[str, Any]:
-    """Invoke with ``--json``, check the exit code and that stdout is one JSON document."""
-    result = run_cli(*args, "--json")
-    assert result.exit_code == exit_code, result.stderr or result.stdout
-    document: dict[str, Any] = json.loads(result.stdout)
-    return document
-
-
-def rendered(view: RenderableType, terminal: bool = False) -> str:
-    """The view as ``print_view`` writes it at 80 columns: plain text, or with ``terminal`` the
-    standard colours a terminal gets."""
-    from rich.console import Console
-
-    from rnnscope.render import print_view
-
-    file = StringIO()
-    console = Console(
-        file=file, width=80, color_system="standard" if terminal else None, force_terminal=terminal
-    )
-    print_view(view, console)
-    return file.getvalue()
+from tests.helpers import GOLDEN, Golden
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

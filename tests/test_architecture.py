@@ -67,3 +67,9 @@ def test_no_import_runs_back_up() -> None:
 
 def test_the_loop_check_sees_a_loop() -> None:
     assert reachable({"a": {"b"}, "b": {"a"}}, "a") == {"a", "b"}
+
+
+def test_tests_take_their_helpers_from_helpers_not_conftest() -> None:
+    others = [path for path in Path(__file__).parent.glob("*.py") if path != Path(__file__)]
+    importing = [path.name for path in others if "from tests.conftest import" in path.read_text()]
+    assert importing == [], "import run_cli, run_json, rendered, … from tests.helpers"

@@ -8,7 +8,7 @@ from rnnscope.benchmark import pass_flops
 from rnnscope.execution.runtime import torch
 from rnnscope.layer.cost import forward_cost
 from rnnscope.layer.spec import Kind, make_spec
-from tests.conftest import run_cli, run_json
+from tests.helpers import run_cli, run_json
 
 KEYS = {"device", "dtype", "median_s", "tokens_per_s", "gflops", "matmul_gflops", "fraction_of_matmul"}
 

@@ -14,7 +14,7 @@ import pytest
 import rnnscope
 from rnnscope.execution.environment import ENVIRONMENT_KEYS, environment
 from rnnscope.execution.runtime import torch
-from tests.conftest import run_json
+from tests.helpers import run_json
 
 DATA = Path(__file__).parent / "data"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rnnscope.comparison import compare
 from rnnscope.render import compare_view
-from tests.conftest import rendered, run_cli, run_json
+from tests.helpers import rendered, run_cli, run_json
 
 
 def test_rows_in_order_with_exact_ratios() -> None:

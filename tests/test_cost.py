@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from rnnscope.layer.cost import forward_cost, layer_costs
 from rnnscope.layer.spec import Kind, LayerSpec, make_spec
-from tests.conftest import META_EXAMPLE, run_cli, run_json
+from tests.helpers import META_EXAMPLE, run_cli, run_json
 
 # FlopCounterMode's import and mkldnn.flags() warn about numpy and Intel GPUs: noise here.
 pytestmark = pytest.mark.filterwarnings("ignore:Failed to initialize NumPy", "ignore:TF32 acceleration")

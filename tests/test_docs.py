@@ -13,7 +13,7 @@ import typer
 
 from rnnscope._docs import cli_reference, help_environment, help_text
 from rnnscope.cli import app
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 
 ROOT = Path(__file__).parent.parent
 README = (ROOT / "README.md").read_text()

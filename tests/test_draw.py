@@ -24,7 +24,7 @@ from rnnscope.layer.spec import (
     expected_tensors,
     make_spec,
 )
-from tests.conftest import run_cli, run_json
+from tests.helpers import run_cli, run_json
 from tests.test_properties import layer_specs
 
 SVG = "{http://www.w3.org/2000/svg}"

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rnnscope.layer.spec import DTYPE_BYTES, DTYPES, TORCH_MAX_BYTES, Kind
-from tests.conftest import run_cli, run_json
+from tests.helpers import run_cli, run_json
 
 BAD_INPUT = [
     (["rnn", "--input-size", "0"], "--input-size must be a positive integer, got 0"),

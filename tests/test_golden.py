@@ -8,7 +8,7 @@ import pytest
 
 from rnnscope import Kind, inspect, make_spec
 from rnnscope.render import inspect_view
-from tests.conftest import GOLDEN, Golden, rendered
+from tests.helpers import GOLDEN, Golden, rendered
 
 CASES = {
     "inspect_rnn_layers2": make_spec(Kind.rnn, num_layers=2),

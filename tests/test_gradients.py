@@ -25,7 +25,7 @@ from rnnscope.gradients import (
 )
 from rnnscope.layer.spec import Kind, LayerSpec, make_spec
 from rnnscope.render import gradients_view
-from tests.conftest import GOLDEN, Golden, rendered, run_cli, run_json
+from tests.helpers import GOLDEN, Golden, rendered, run_cli, run_json
 
 CPU = torch.device("cpu")
 

@@ -11,7 +11,7 @@ from rnnscope import Kind, inspect, make_spec
 from rnnscope.execution.probe import probe
 from rnnscope.execution.runtime import torch
 from rnnscope.layer.spec import expected_parameters
-from tests.conftest import META_EXAMPLE, run_cli, run_json
+from tests.helpers import META_EXAMPLE, run_cli, run_json
 
 CONTRACT_KEYS = {
     "kind",

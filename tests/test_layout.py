@@ -17,7 +17,7 @@ from rnnscope.execution.probe import build_module
 from rnnscope.frameworks.carry import rearrange, seeded_parameters
 from rnnscope.frameworks.conventions import framework_layouts
 from rnnscope.layer.spec import Kind, LayerSpec, make_spec
-from tests.conftest import GOLDEN, Golden, rendered, run_cli, run_json
+from tests.helpers import GOLDEN, Golden, rendered, run_cli, run_json
 from tests.load_helpers import build
 
 

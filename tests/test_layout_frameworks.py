@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from rnnscope.layer.spec import Kind, LayerSpec, make_spec
-from tests.conftest import run_json
+from tests.helpers import run_json
 
 STEPS, BATCH = 5, 3
 

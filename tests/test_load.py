@@ -22,7 +22,7 @@ from torch import nn
 
 from rnnscope.checkpoint.loading import load
 from rnnscope.checkpoint.reader import read_checkpoint
-from tests.conftest import Golden, rendered, run_cli, run_json
+from tests.helpers import Golden, rendered, run_cli, run_json
 from tests.load_helpers import (
     LookalikeCell,
     TwoLayers,

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import run_json
+from tests.helpers import run_json
 
 DATA = Path(__file__).parent / "data"
 MANIFEST: dict[str, dict[str, Any]] = json.loads((DATA / "manifest.json").read_text())

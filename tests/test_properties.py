@@ -13,7 +13,7 @@ from rnnscope.execution.probe import build_module
 from rnnscope.execution.runtime import torch
 from rnnscope.layer.cost import total_parameters
 from rnnscope.layer.spec import expected_batch_sizes, expected_parameters, spec_flags
-from tests.conftest import run_json
+from tests.helpers import run_json
 
 
 @st.composite

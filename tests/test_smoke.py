@@ -15,7 +15,7 @@ from rnnscope.layer.spec import Kind, LayerSpec
 from rnnscope.render import smoke_view
 from rnnscope.report import VerifyReport
 from rnnscope.smoke import run_smoke, smoke_configs
-from tests.conftest import rendered, run_cli, run_json
+from tests.helpers import rendered, run_cli, run_json
 
 
 def test_the_matrix_covers_every_option() -> None:

@@ -16,7 +16,7 @@ from rnnscope.execution.runtime import torch
 from rnnscope.layer.states import StateSlot, parse_index, state_slots
 from rnnscope.render import verify_view
 from rnnscope.verification import verify
-from tests.conftest import rendered, run_cli, run_json
+from tests.helpers import rendered, run_cli, run_json
 from tests.test_properties import layer_specs
 
 SMALL = ("-i", "5", "-H", "7", "-L", "6", "-N", "3")

@@ -17,7 +17,7 @@ from rnnscope.layer.gates import GATES
 from rnnscope.layer.spec import Kind, make_spec
 from rnnscope.render import inspect_view, verify_view
 from rnnscope.verification import TOLERANCES, tolerance, verify
-from tests.conftest import rendered, run_cli, run_json
+from tests.helpers import rendered, run_cli, run_json
 
 SMALL = ("-i", "5", "-H", "7", "-L", "6", "-N", "3")
 ROOT = Path(__file__).resolve().parent.parent
