@@ -11,6 +11,7 @@ import inspect
 import json
 import os
 import sys
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import Enum
@@ -290,9 +291,10 @@ def command(func: Callable[..., int]) -> Callable[..., None]:
         try:
             code = func(output=output, **kwargs)
         except RnnscopeError as error:
-            if output.debug:
-                raise
-            sys.stderr.write(f"error: {error}\n")
+            if output.debug:  # the traceback, and still the contract's exit code
+                traceback.print_exc(file=sys.stderr)
+            else:
+                sys.stderr.write(f"error: {error}\n")
             raise typer.Exit(int(error.exit_code)) from None
         raise typer.Exit(code)
 

@@ -204,11 +204,13 @@ def test_a_configuration_that_cannot_fit_is_refused_before_allocating() -> None:
     assert line.count("\n") == 1
 
 
-def test_debug_shows_the_traceback() -> None:
+def test_debug_shows_the_traceback_and_keeps_the_exit_code() -> None:
     result = run_cli("inspect", "gru", "--proj-size", "3", "--debug")
-    assert result.exit_code != 0
-    assert result.exception is not None
-    assert "--proj-size applies to lstm only" in str(result.exception)
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith("Traceback (most recent call last):")
+    last_line = result.stderr.rstrip().splitlines()[-1]
+    assert last_line == "rnnscope.errors.BadInput: --proj-size applies to lstm only, not gru"
 
 
 @pytest.mark.parametrize("command", [["smoke"], ["verify", "rnn"], ["bench", "gru"], ["compare"]])
