@@ -29,7 +29,7 @@ CHAR_WIDTH = 7.3  # DejaVu Sans Mono's advance is 0.602 em: 7.22 px at 12 px, ro
 LINE_HEIGHT = 15.0
 TITLE_SIZE = 15.0
 TITLE_CHAR_WIDTH = 9.1
-CELL_FONT_SIZE = 11.0
+CELL_FONT_SIZE = 11  # an integer, as the SVG has always written it: font-size="11"
 CELL_CHAR_WIDTH = 6.7
 
 MARGIN = 16.0

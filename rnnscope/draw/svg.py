@@ -12,7 +12,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from rnnscope.draw.geometry import Arrow, Box, CellBox, Label, Layout, LegendEntry
+from rnnscope.draw.geometry import CELL_FONT_SIZE, Arrow, Box, CellBox, Label, Layout, LegendEntry
 from rnnscope.errors import BadInput
 
 FONT_FAMILY = "DejaVu Sans Mono, Menlo, Consolas, monospace"
@@ -98,10 +98,10 @@ def _cell(draw: ModuleType, picture: Any, cell: CellBox) -> None:
     )
     name, detail = cell.lines
     center = box.x + box.w / 2
-    picture.append(
-        draw.Text(name, 11, center, box.y + box.h / 2 - 3, text_anchor="middle", font_weight="bold")
-    )
-    picture.append(draw.Text(detail, 11, center, box.y + box.h / 2 + 12, text_anchor="middle", fill=MUTED))
+    middle = box.y + box.h / 2
+    name_text = draw.Text(name, CELL_FONT_SIZE, center, middle - 3, text_anchor="middle", font_weight="bold")
+    picture.append(name_text)
+    picture.append(draw.Text(detail, CELL_FONT_SIZE, center, middle + 12, text_anchor="middle", fill=MUTED))
     if cell.marked:
         picture.append(_diamond(draw, box.right - 9, box.y + 9))
 

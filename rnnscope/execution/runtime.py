@@ -129,8 +129,8 @@ def run_failures(device: torch.device) -> Iterator[None]:
     """Turn torch's run-time failures into one line with exit code 3."""
     try:
         yield
-    # torch.cuda.OutOfMemoryError, not torch.OutOfMemoryError: the same class where both exist,
-    # and the only one on torch before 2.3 (2.2.2 has no torch.OutOfMemoryError).
+    # torch.cuda.OutOfMemoryError: every torch from the floor (2.4) on has it, and where
+    # torch.OutOfMemoryError exists too it is the same class.
     except torch.cuda.OutOfMemoryError as error:
         # CUDA's message is one long line (capacity, what is free, allocator advice, a link);
         # its first two sentences say what failed: "CUDA out of memory. Tried to allocate 64.00 MiB".

@@ -16,7 +16,6 @@ GATES: dict[str, tuple[tuple[str, str], ...]] = {
     "gru": (("r", "reset gate"), ("z", "update gate"), ("n", "new gate")),
 }
 PROJECTION = ("r", "projection")
-ROLES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
 
 
 @dataclass(frozen=True)
