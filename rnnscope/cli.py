@@ -609,6 +609,84 @@ def draw_command(
     return 0
 
 
+def _sizes_from_data(layer: LayerFlags, kind: Kind, shape: tuple[int, ...]) -> LayerFlags:
+    """L and N from ``--input-data``'s shape where --seq-len and --batch were not typed (N never
+    with --lengths, which gives it; the shape check then holds the data against the flags)."""
+    from rnnscope.activity import sizes_from_data
+
+    sizes = sizes_from_data(kind, layer.cell, layer.batch_first, layer.unbatched, shape)
+    seq_len = layer.seq_len if layer.seq_len is not None else sizes.get("L")
+    batch = layer.batch if layer.batch is not None or layer.lengths is not None else sizes.get("N")
+    return replace(layer, seq_len=seq_len, batch=batch)
+
+
+@app.command("activity")
+@command
+def activity_command(
+    kind: KindArgument,
+    layer: LayerFlags,
+    output: Output,
+    from_file: Annotated[
+        Optional[Path], _option("--from", help="Take the layer and its weights from this checkpoint.")
+    ] = None,
+    prefix: Annotated[
+        Optional[str], _option("--prefix", help="Which layer of --from, as its keys have it.")
+    ] = None,
+    input_data: Annotated[
+        Optional[Path],
+        _option("--input-data", help="Run this input: a .npy file or a tensor saved with torch.save."),
+    ] = None,
+    low: Annotated[float, _option("--low", help="A gate below this is left-saturated.")] = 0.1,
+    high: Annotated[float, _option("--high", help="A gate above this is right-saturated.")] = 0.9,
+    forget_bias: Annotated[
+        Optional[float],
+        _option(
+            "--forget-bias",
+            help="lstm: add B to the forget gate's rows of bias_ih_l{k} (and _reverse), every layer, "
+            "as gradients --forget-bias does.",
+        ),
+    ] = None,
+    png: Annotated[
+        Optional[Path], _option("--png", help="Also write the scatter as a PNG (needs matplotlib).")
+    ] = None,
+) -> int:
+    """How often each unit's gates saturate: every sigmoid gate (lstm i, f, o; gru r, z) of every
+    unit, step, sequence, layer and direction, recomputed from the layer's weights with verify's
+    equations; per unit, the fraction of (step, sequence) pairs below --low (left) and above
+    --high (right), drawn as the scatter of Karpathy et al. 2015, Fig. 3.
+
+    The layer is the seeded one inspect builds, or the one --from names; the input is synthetic,
+    or --input-data's (L and N from its shape unless given). With --lengths, padded steps do not
+    count. A cell is layer 0, forward. rnn has no sigmoid gate and is refused.
+    Exit 0, 2 for bad input or an unsafe file, 3 when the run fails.
+    """
+    from rnnscope.activity import activity
+    from rnnscope.checkpoint.input_data import read_input_data
+    from rnnscope.plot import check_png_target, write_activity_png
+
+    if png is not None:
+        check_png_target(png, "activity.png")
+    data = read_input_data(input_data) if input_data is not None else None
+    if data is not None:
+        layer = _sizes_from_data(layer, kind, tuple(data[1].shape))
+    report = activity(
+        layer.spec(kind),
+        layer.device,
+        layer.dtype,
+        layer.seed,
+        low=low,
+        high=high,
+        checkpoint=from_file,
+        prefix=prefix,
+        data=data,
+        forget_bias=forget_bias,
+    )
+    if png is not None:
+        write_activity_png(report, png)
+    output.show(report, "activity_view")
+    return 0
+
+
 @app.command("load")
 @command
 def load_command(

@@ -157,6 +157,18 @@ def smallest_positive(dtype: str) -> float:
     return float(info.tiny * info.eps)
 
 
+def check_forget_bias(value: float, spec: LayerSpec) -> None:
+    """Refuse a forget bias that cannot be added to this LSTM.
+
+    Raises:
+        BadInput: a value that is not finite, or a layer without bias vectors (--no-bias).
+    """
+    if not math.isfinite(value):
+        raise BadInput(f"--forget-bias must be a finite number, got {value}")
+    if not spec.bias:
+        raise BadInput("--forget-bias needs the bias vectors: it cannot be used with --no-bias")
+
+
 def add_forget_bias(module: torch.nn.Module, spec: LayerSpec, value: float) -> None:
     """Add ``value`` to the forget gate of b_ih + b_hh in every layer and direction.
 
@@ -215,14 +227,11 @@ def gradients(
     report_notes = list(notes)
     for spec in specs:
         check_gradient_spec(spec)
-    for value in forget_biases:
-        if not math.isfinite(value):
-            raise BadInput(f"--forget-bias must be a finite number, got {value}")
     lstm = [spec for spec in specs if spec.kind is Kind.lstm]
     if forget_biases and not lstm:
         raise BadInput("--forget-bias applies to lstm only: add lstm to the kinds")
-    if forget_biases and not lstm[0].bias:
-        raise BadInput("--forget-bias needs the bias vectors: it cannot be used with --no-bias")
+    for value in forget_biases:
+        check_forget_bias(value, lstm[0])
     others = [spec.kind.value for spec in specs if spec.kind is not Kind.lstm]
     if forget_biases and others:
         report_notes.append(

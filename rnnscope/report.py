@@ -13,7 +13,7 @@ from typing import Any
 
 from rnnscope.layer.cost import Cost, LayerParameters
 from rnnscope.layer.equations import Equation, GateRow
-from rnnscope.layer.gates import GateBlock, gate_blocks
+from rnnscope.layer.gates import GateBlock, gate_blocks, gate_meaning
 from rnnscope.layer.spec import LayerSpec, ParameterFormula, Shape
 from rnnscope.layer.states import StateSlot
 
@@ -800,3 +800,133 @@ class LoadReport:
         if self.verify is not None:
             document["verify"] = [{"prefix": prefix} | report.to_dict() for prefix, report in self.verify]
         return document | {"ok": self.ok}
+
+
+# A unit is "mostly" right- (left-) saturated when its gate is above --high (below --low) in more
+# than this fraction of its (step, sequence) pairs; left + right ≤ 1, so at most one holds.
+MOSTLY = 0.5
+
+
+@dataclass(frozen=True)
+class UnitActivity:
+    """One unit of one sigmoid gate: the fraction of (step, sequence) pairs with the gate below
+    --low (``left``) and above --high (``right``). ``path``: the module's path in a model, else None."""
+
+    path: str | None
+    layer: int
+    direction: str  # "forward" or "reverse"
+    gate: str  # "i", "f", "o" (LSTM), "r", "z" (GRU)
+    unit: int
+    left: float
+    right: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class GateSaturation:
+    """One gate of one layer and direction: how many units are mostly right-saturated, mostly
+    left-saturated (more than MOSTLY of their pairs), and in between."""
+
+    path: str | None
+    layer: int
+    direction: str
+    gate: str
+    meaning: str
+    units: int
+    mostly_right: int
+    mostly_left: int
+
+    @property
+    def between(self) -> int:
+        return self.units - self.mostly_right - self.mostly_left
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self) | {"between": self.between}
+
+
+def gate_saturation(kind: str, units: list[UnitActivity]) -> list[GateSaturation]:
+    """The units grouped by (path, layer, direction, gate), in the order they come."""
+    groups: dict[tuple[str | None, int, str, str], list[UnitActivity]] = {}
+    for unit in units:
+        groups.setdefault((unit.path, unit.layer, unit.direction, unit.gate), []).append(unit)
+    return [
+        GateSaturation(
+            path=path,
+            layer=layer,
+            direction=direction,
+            gate=gate,
+            meaning=gate_meaning(kind, gate),
+            units=len(members),
+            mostly_right=sum(1 for unit in members if unit.right > MOSTLY),
+            mostly_left=sum(1 for unit in members if unit.left > MOSTLY),
+        )
+        for (path, layer, direction, gate), members in groups.items()
+    ]
+
+
+@dataclass(frozen=True)
+class ActivityReport:
+    """What ``rnnscope activity`` counted: every unit of every sigmoid gate, layer and direction.
+
+    ``steps`` and ``batch`` are the input's L and N (a cell: 1 step); ``pairs`` the (step,
+    sequence) pairs each unit's fractions are over (with --lengths, the real steps only).
+    ``source`` is the --from layer (file, format, container, prefix), ``input`` the
+    --input-data file (file, format, shape, dtype); None where they were not given.
+    """
+
+    kind: str
+    cell: bool
+    module: str
+    config: dict[str, Any]
+    device: str
+    dtype: str
+    seed: int
+    compute: str  # where and in what dtype the gates were recomputed, e.g. "float64 on cpu"
+    low: float
+    high: float
+    steps: int
+    batch: int
+    pairs: int
+    forget_bias: float | None
+    source: dict[str, Any] | None
+    input: dict[str, Any] | None
+    units: list[UnitActivity]
+    notes: list[str] = field(default_factory=list)
+    mostly: float = MOSTLY
+
+    @property
+    def gates(self) -> list[GateSaturation]:
+        return gate_saturation(self.kind, self.units)
+
+    def gate_units(self) -> list[tuple[GateSaturation, list[UnitActivity]]]:
+        """Each gate of each layer and direction with its units, in the report's order."""
+        units: dict[tuple[str | None, int, str, str], list[UnitActivity]] = {}
+        for unit in self.units:
+            units.setdefault((unit.path, unit.layer, unit.direction, unit.gate), []).append(unit)
+        return [(gate, units[(gate.path, gate.layer, gate.direction, gate.gate)]) for gate in self.gates]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "cell": self.cell,
+            "module": self.module,
+            "config": self.config,
+            "device": self.device,
+            "dtype": self.dtype,
+            "seed": self.seed,
+            "compute": self.compute,
+            "low": self.low,
+            "high": self.high,
+            "mostly": self.mostly,
+            "steps": self.steps,
+            "batch": self.batch,
+            "pairs": self.pairs,
+            "forget_bias": self.forget_bias,
+            "from": self.source,
+            "input": self.input,
+            "gates": [gate.to_dict() for gate in self.gates],
+            "units": [unit.to_dict() for unit in self.units],
+            "notes": self.notes,
+        }

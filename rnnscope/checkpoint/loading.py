@@ -9,14 +9,23 @@ compares one with the user's constructor (``--expect``), summarises the weights 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+import os
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 from rnnscope.checkpoint.discovery import FoundLayer, weight_settings
 from rnnscope.checkpoint.reader import FORMATS, Checkpoint, read_checkpoint
 from rnnscope.errors import BadInput
 from rnnscope.layer import cost
 from rnnscope.layer.gates import gate_blocks
-from rnnscope.layer.spec import DTYPES, Kind, check_computes, check_run_options, expected_parameters
+from rnnscope.layer.spec import (
+    DTYPES,
+    Kind,
+    LayerSpec,
+    check_computes,
+    check_run_options,
+    expected_parameters,
+)
 from rnnscope.report import Expectation, LoadedLayer, LoadReport, ParameterRow, StatRow, VerifyReport
 
 if TYPE_CHECKING:
@@ -110,6 +119,58 @@ def select_layers(checkpoint: Checkpoint, prefix: str | None) -> list[FoundLayer
             f"--prefix {prefix!r} is not a layer in {checkpoint.path}; {layer_names(checkpoint.layers)}"
         )
     return chosen
+
+
+@dataclass(frozen=True)
+class ChosenLayer:
+    """The one layer of a checkpoint that ``--from FILE [--prefix P]`` names."""
+
+    checkpoint: Checkpoint
+    layer: FoundLayer
+
+    def spec_with(self, flags: LayerSpec) -> LayerSpec:
+        """The file's layer with what its weights cannot tell (nonlinearity, batch_first, dropout,
+        and the input: seq_len, batch, unbatched, lengths, initial state) taken from ``flags``."""
+        return replace(flags, **weight_settings(self.layer.spec, self.layer.spec.cell))
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return self.checkpoint.state_dict(self.layer)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "file": str(self.checkpoint.path),
+            "format": self.checkpoint.format,
+            "container": self.layer.container,
+            "prefix": self.layer.prefix,
+        }
+
+
+def find_layer(path: str | os.PathLike[str], prefix: str | None, spec: LayerSpec) -> ChosenLayer:
+    """The one recurrent layer of ``path`` that ``--prefix`` names (or the only one), for the
+    commands that take ``--from FILE`` (``spec``: their KIND and ``--cell``).
+
+    Raises:
+        BadInput: an unreadable or unsafe file, no such layer, several and no --prefix, or a
+            layer of another kind than KIND.
+    """
+    checkpoint = read_checkpoint(path)
+    if not checkpoint.layers:
+        raise BadInput(f"--from {path}: no recurrent layer found in it")
+    matches = select_layers(checkpoint, prefix)  # refuses a prefix that is not there
+    if not matches:
+        raise BadInput(f"--prefix {prefix!r}: that layer of {path} cannot be loaded (rnnscope load says why)")
+    if len(matches) > 1:
+        raise BadInput(
+            f"--from {path} holds {len(matches)} recurrent layers: choose one with --prefix; "
+            + layer_names(matches)
+        )
+    layer = matches[0]
+    if layer.spec.kind is not spec.kind or layer.spec.cell != spec.cell:
+        raise BadInput(
+            f"--from {path}: layer {layer.prefix!r} is {layer.constructor}, not {spec.torch_class_name}: "
+            f"use KIND {layer.spec.kind.value}" + (" --cell" if layer.spec.cell else "")
+        )
+    return ChosenLayer(checkpoint, layer)
 
 
 def layer_names(layers: list[FoundLayer]) -> str:

@@ -89,6 +89,17 @@ class Checkpoint:
         return {name: self.reader.read(info) for name, info in layer.tensors.items()}
 
 
+@dataclass(frozen=True)
+class Saved:
+    """What a ``torch.save`` file's pickle describes, walked statically: the object (tensors as
+    :class:`TensorRef`, everything else plain values or placeholders) and where its bytes are."""
+
+    format: str  # "zip", "torchscript" or "legacy"
+    value: Any
+    reader: ValueReader
+    not_created: list[str]
+
+
 def read_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     """Open the file, refuse it if its pickle would call something dangerous, find its layers.
 
@@ -96,6 +107,27 @@ def read_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
         BadInput: a file that is missing, a directory, empty, truncated, not a checkpoint, or
             whose pickle names a dangerous call (naming it).
     """
+    file, head = _opened(path)
+    if _looks_like_safetensors(head):
+        return _read_safetensors(file)
+    saved = _read_saved(file, head)
+    containers = _containers(file, saved.value)
+    return _assemble(file, saved.format, containers, saved.not_created, saved.reader)
+
+
+def read_saved(path: str | os.PathLike[str]) -> Saved:
+    """Open a ``torch.save`` file (zip or legacy) as :func:`read_checkpoint` does, and give the
+    object it holds — a tensor saved on its own is a :class:`TensorRef`.
+
+    Raises:
+        BadInput: as :func:`read_checkpoint`, and for a safetensors file.
+    """
+    file, head = _opened(path)
+    return _read_saved(file, head)
+
+
+def _opened(path: str | os.PathLike[str]) -> tuple[Path, bytes]:
+    """The file and its first 16 bytes, refusing one that is missing, a folder or empty."""
     file = Path(path)
     if not file.exists():
         raise BadInput(f"{file}: no such file")
@@ -108,12 +140,14 @@ def read_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
         raise BadInput(f"{file}: cannot be read ({error.strerror})") from None
     if not head:
         raise BadInput(f"{file}: is empty, not a checkpoint")
+    return file, head
+
+
+def _read_saved(file: Path, head: bytes) -> Saved:
     if head.startswith(_ZIP_MAGIC):
         return _read_zip(file)
     if head[:1] == b"\x80":
         return _read_legacy(file)
-    if _looks_like_safetensors(head):
-        return _read_safetensors(file)
     raise BadInput(
         f"{file}: not a checkpoint: expected a torch.save file (zip or legacy pickle) or safetensors"
     )
@@ -229,7 +263,7 @@ def _info(ref: TensorRef) -> TensorInfo:
 # --- zip archives ---------------------------------------------------------------------------
 
 
-def _read_zip(file: Path) -> Checkpoint:
+def _read_zip(file: Path) -> Saved:
     try:
         archive = zipfile.ZipFile(file)
     except (zipfile.BadZipFile, OSError) as error:
@@ -250,9 +284,8 @@ def _read_zip(file: Path) -> Checkpoint:
             raise BadInput(f"{file}: a big-endian checkpoint; only little-endian files are supported")
         torchscript = any(name == f"{top}/constants.pkl" or name.startswith(f"{top}/code/") for name in names)
         members = {info.filename: info for info in archive.infolist()}
-    reader = ZipValues(file, top, members)
     format = "torchscript" if torchscript else "zip"
-    return _assemble(file, format, _containers(file, unpickled.value), unpickled.not_created, reader)
+    return Saved(format, unpickled.value, ZipValues(file, top, members), unpickled.not_created)
 
 
 def _member(archive: zipfile.ZipFile, file: Path, name: str) -> bytes:
@@ -265,7 +298,7 @@ def _member(archive: zipfile.ZipFile, file: Path, name: str) -> bytes:
 # --- the legacy format: pickles, then each storage as (numel: int64, bytes) -------------------
 
 
-def _read_legacy(file: Path) -> Checkpoint:
+def _read_legacy(file: Path) -> Saved:
     with open(file, "rb") as handle:
         # magic number, protocol version, sys_info, the object, the storage keys
         ends = _pickle_ends(handle, count=5)
@@ -282,9 +315,9 @@ def _read_legacy(file: Path) -> Checkpoint:
     unpickled, keys = parts[2], parts[3].value
     if not isinstance(keys, list):
         raise BadInput(f"{file}: not a readable legacy checkpoint (no storage key list)")
-    containers = _containers(file, unpickled.value)
-    reader = LegacyValues(file, ends[-1], [str(key) for key in keys], _storages(containers))
-    return _assemble(file, "legacy", containers, unpickled.not_created, reader)
+    storages = _storages(unpickled.value)
+    reader = LegacyValues(file, ends[-1], [str(key) for key in keys], storages)
+    return Saved("legacy", unpickled.value, reader, unpickled.not_created)
 
 
 def _pickle_ends(handle: IO[bytes], count: int) -> list[int]:
@@ -313,11 +346,24 @@ def _unpickle(file: Path, stream: IO[bytes]) -> Unpickled:
         raise BadInput(f"{file}: not a readable checkpoint: {error}") from None
 
 
-def _storages(containers: list[Container]) -> dict[str, StorageRef]:
+def _storages(value: Any) -> dict[str, StorageRef]:
+    """The storage of every tensor anywhere in the object, by key: the legacy format's records
+    are hopped over by each storage's element size, whether or not a state_dict holds it."""
     found: dict[str, StorageRef] = {}
-    for container in containers:
-        for info in container.tensors.values():
-            found[info.ref.storage.key] = info.ref.storage
+    pending, seen = [value], set()
+    while pending:  # a loop, not recursion: a file may nest its objects deeply
+        item = pending.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, TensorRef):
+            found[item.storage.key] = item.storage
+        elif isinstance(item, dict):
+            pending += item.values()
+        elif isinstance(item, list | tuple):
+            pending += item
+        elif isinstance(item, Instance | Call):
+            pending += (item.args, item.state)
     return found
 
 

@@ -16,6 +16,8 @@ num_layers > 1 (pytorch issues #129446, #136926).
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from rnnscope.execution.runtime import torch
@@ -23,6 +25,9 @@ from rnnscope.layer.gates import gate_blocks
 from rnnscope.layer.spec import Kind, LayerSpec
 
 Tensor = torch.Tensor
+# Called with (layer, direction: 0 forward / 1 reverse, t, the gates of that step by letter, each
+# after its sigmoid or tanh, (N, H_cell)) at every step the reference runs, padded steps included.
+GateObserver = Callable[[int, int, int, dict[str, Tensor]], None]
 
 
 @dataclass(frozen=True)
@@ -45,7 +50,7 @@ def split_gates(kind: str, role: str, tensor: Tensor, hidden_size: int) -> dict[
     return {block.gate: tensor[block.start : block.stop] for block in gate_blocks(kind, role, hidden_size)}
 
 
-def direction_weights(spec: LayerSpec, weights: dict[str, Tensor], suffix: str) -> DirectionWeights:
+def direction_weights(spec: LayerSpec, weights: Mapping[str, Tensor], suffix: str) -> DirectionWeights:
     """Pick ``weight_ih{suffix}`` etc. out of ``named_parameters()`` and split them into gates."""
     kind, hidden = spec.kind.value, spec.hidden_size
 
@@ -83,35 +88,51 @@ def rnn_step(x: Tensor, h: Tensor, w: DirectionWeights, nonlinearity: str) -> Te
     return torch.relu(total) if nonlinearity == "relu" else torch.tanh(total)
 
 
-def lstm_step(x: Tensor, h: Tensor, c: Tensor, w: DirectionWeights) -> tuple[Tensor, Tensor]:
-    """One LSTM step: returns h_t (N, H_out) and c_t (N, H_cell)."""
-    i = torch.sigmoid(_from_input(x, w, "i") + _from_state(h, w, "i"))  # (N, H_cell)
-    f = torch.sigmoid(_from_input(x, w, "f") + _from_state(h, w, "f"))  # (N, H_cell)
-    g = torch.tanh(_from_input(x, w, "g") + _from_state(h, w, "g"))  # (N, H_cell)
-    o = torch.sigmoid(_from_input(x, w, "o") + _from_state(h, w, "o"))  # (N, H_cell)
-    c_t = f * c + i * g  # (N, H_cell)
-    h_t = o * torch.tanh(c_t)  # (N, H_cell)
+def lstm_gates(x: Tensor, h: Tensor, w: DirectionWeights) -> dict[str, Tensor]:
+    """The four LSTM gates of one step, after their sigmoid (i, f, o) or tanh (g), (N, H_cell) each."""
+    return {
+        "i": torch.sigmoid(_from_input(x, w, "i") + _from_state(h, w, "i")),
+        "f": torch.sigmoid(_from_input(x, w, "f") + _from_state(h, w, "f")),
+        "g": torch.tanh(_from_input(x, w, "g") + _from_state(h, w, "g")),
+        "o": torch.sigmoid(_from_input(x, w, "o") + _from_state(h, w, "o")),
+    }
+
+
+def lstm_step(c: Tensor, gates: dict[str, Tensor], w: DirectionWeights) -> tuple[Tensor, Tensor]:
+    """One LSTM step from its gates: returns h_t (N, H_out) and c_t (N, H_cell)."""
+    c_t = gates["f"] * c + gates["i"] * gates["g"]  # (N, H_cell)
+    h_t = gates["o"] * torch.tanh(c_t)  # (N, H_cell)
     if w.w_hr is not None:
         h_t = h_t @ w.w_hr.T  # (N, H_cell)·(H_cell, H_out) → (N, H_out)
     return h_t, c_t
 
 
-def gru_step(x: Tensor, h: Tensor, w: DirectionWeights) -> Tensor:
-    """One GRU step, with r applied to (W_hn·h + b_hn) as PyTorch does: h_t (N, H_cell)."""
+def gru_gates(x: Tensor, h: Tensor, w: DirectionWeights) -> dict[str, Tensor]:
+    """The three GRU gates of one step, with r applied to (W_hn·h + b_hn) as PyTorch does:
+    r and z after their sigmoid, n after its tanh, (N, H_cell) each."""
     r = torch.sigmoid(_from_input(x, w, "r") + _from_state(h, w, "r"))  # (N, H_cell)
     z = torch.sigmoid(_from_input(x, w, "z") + _from_state(h, w, "z"))  # (N, H_cell)
     n = torch.tanh(_from_input(x, w, "n") + r * _from_state(h, w, "n"))  # (N, H_cell)
-    return (1 - z) * n + z * h  # (N, H_cell)
+    return {"r": r, "z": z, "n": n}
 
 
-def _step(spec: LayerSpec, x: Tensor, h: Tensor, c: Tensor, w: DirectionWeights) -> tuple[Tensor, Tensor]:
-    """One step of any kind. RNN and GRU have no cell state: their c rides along unchanged,
-    so that one loop serves all three kinds."""
+def gru_step(h: Tensor, gates: dict[str, Tensor]) -> Tensor:
+    """One GRU step from its gates: h_t (N, H_cell)."""
+    return (1 - gates["z"]) * gates["n"] + gates["z"] * h  # (N, H_cell)
+
+
+def _step(
+    spec: LayerSpec, x: Tensor, h: Tensor, c: Tensor, w: DirectionWeights
+) -> tuple[Tensor, Tensor, dict[str, Tensor]]:
+    """One step of any kind, and its gates (none for RNN). RNN and GRU have no cell state:
+    their c rides along unchanged, so that one loop serves all three kinds."""
     if spec.kind is Kind.lstm:
-        return lstm_step(x, h, c, w)
+        gates = lstm_gates(x, h, w)
+        return (*lstm_step(c, gates, w), gates)
     if spec.kind is Kind.gru:
-        return gru_step(x, h, w), c
-    return rnn_step(x, h, w, spec.nonlinearity), c
+        gates = gru_gates(x, h, w)
+        return gru_step(h, gates), c, gates
+    return rnn_step(x, h, w, spec.nonlinearity), c, {}
 
 
 def run_direction(
@@ -122,12 +143,14 @@ def run_direction(
     w: DirectionWeights,
     reverse: bool,
     valid: Tensor | None,
+    on_gates: Callable[[int, dict[str, Tensor]], None] | None = None,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Run one layer in one direction over xs (L, N, in_k) from h (N, H_out) and c (N, H_cell).
 
     ``valid`` (L, N) marks each sequence's real steps (``--lengths``): outside them the state
     is left as it is and the output is zero, so the forward direction ends at each sequence's
     own last valid step and the reverse direction starts there and ends at step 0.
+    ``on_gates`` is called with (t, that step's gates) at every step, valid or not.
 
     Returns:
         the outputs (L, N, H_out) in time order, the final h (N, H_out) and c (N, H_cell).
@@ -135,7 +158,9 @@ def run_direction(
     steps = range(xs.shape[0] - 1, -1, -1) if reverse else range(xs.shape[0])
     outputs: list[Tensor] = []
     for t in steps:
-        h_next, c_next = _step(spec, xs[t], h, c, w)  # (N, H_out), (N, H_cell)
+        h_next, c_next, gates = _step(spec, xs[t], h, c, w)  # (N, H_out), (N, H_cell)
+        if on_gates is not None:
+            on_gates(t, gates)
         if valid is not None:
             keep = valid[t][:, None]  # (N, 1)
             h_next = torch.where(keep, h_next, h)
@@ -150,7 +175,10 @@ def run_direction(
 
 
 def reference_forward(
-    spec: LayerSpec, weights: dict[str, Tensor], inputs: dict[str, Tensor]
+    spec: LayerSpec,
+    weights: Mapping[str, Tensor],
+    inputs: Mapping[str, Tensor],
+    on_gates: GateObserver | None = None,
 ) -> dict[str, Tensor]:
     """Recompute a forward pass from the module's weights, in the dtype and device given.
 
@@ -159,6 +187,8 @@ def reference_forward(
         weights: ``dict(module.named_parameters())``, already cast (float64 for ``verify``).
         inputs: ``input`` and, unless ``--no-initial-state``, ``h_0`` (and ``c_0``), in the
             caller's layout (batch-first, unbatched), as ``probe.make_inputs`` makes them.
+        on_gates: called with every step's gates (``activity`` counts them); a cell's one step
+            is layer 0, direction 0, t = 0.
 
     Returns:
         the tensors the module returns, by the names ``probe`` uses: ``output`` (or
@@ -166,7 +196,7 @@ def reference_forward(
         ``c_n``; for cells ``h_1`` and ``c_1``.
     """
     if spec.cell:
-        return _cell_forward(spec, weights, inputs)
+        return _cell_forward(spec, weights, inputs, on_gates)
     x = inputs["input"]
     if spec.unbatched:
         x = x[:, None]  # (L, H_in) → (L, 1, H_in)
@@ -188,8 +218,18 @@ def reference_forward(
             index = layer * spec.directions + direction
             suffix = f"_l{layer}" + ("_reverse" if direction else "")
             w = direction_weights(spec, weights, suffix)
+            observe = None
+            if on_gates is not None:
+                observe = functools.partial(on_gates, layer, direction)
             output, h_n, c_n = run_direction(
-                spec, layer_input, h_0[index], c_0[index], w, reverse=direction == 1, valid=valid
+                spec,
+                layer_input,
+                h_0[index],
+                c_0[index],
+                w,
+                reverse=direction == 1,
+                valid=valid,
+                on_gates=observe,
             )
             outputs.append(output)  # (L, N, H_out)
             h_finals.append(h_n)  # (N, H_out)
@@ -211,7 +251,7 @@ def reference_forward(
 
 
 def _initial_state(
-    spec: LayerSpec, inputs: dict[str, Tensor], name: str, batch: int, width: int, like: Tensor
+    spec: LayerSpec, inputs: Mapping[str, Tensor], name: str, batch: int, width: int, like: Tensor
 ) -> Tensor:
     """h_0 or c_0 as (D·num_layers, N, width); zeros where none was given (as PyTorch does)."""
     if name not in inputs:
@@ -221,7 +261,10 @@ def _initial_state(
 
 
 def _cell_forward(
-    spec: LayerSpec, weights: dict[str, Tensor], inputs: dict[str, Tensor]
+    spec: LayerSpec,
+    weights: Mapping[str, Tensor],
+    inputs: Mapping[str, Tensor],
+    on_gates: GateObserver | None,
 ) -> dict[str, Tensor]:
     """One step of an RNNCell / LSTMCell / GRUCell: h_1 (and c_1), (N, H_cell) or (H_cell,)."""
     x = inputs["input"]
@@ -230,7 +273,9 @@ def _cell_forward(
     zeros = x.new_zeros(x.shape[0], spec.hidden_size)  # (N, H_cell)
     h = inputs["h_0"].reshape(zeros.shape) if "h_0" in inputs else zeros  # (N, H_cell)
     c = inputs["c_0"].reshape(zeros.shape) if "c_0" in inputs else zeros  # (N, H_cell)
-    h_1, c_1 = _step(spec, x, h, c, direction_weights(spec, weights, ""))  # (N, H_cell) each
+    h_1, c_1, gates = _step(spec, x, h, c, direction_weights(spec, weights, ""))  # (N, H_cell) each
+    if on_gates is not None:
+        on_gates(0, 0, 0, gates)
     result = {"h_1": h_1, "c_1": c_1} if spec.has_cell_state else {"h_1": h_1}
     if spec.unbatched:
         return {name: tensor[0] for name, tensor in result.items()}  # (1, H_cell) → (H_cell,)

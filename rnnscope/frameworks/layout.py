@@ -6,9 +6,8 @@ build the layer (``carry``, imported when they are asked for).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rnnscope.errors import BadInput
 from rnnscope.frameworks.conventions import framework_layouts, pytorch_gate_order, pytorch_rows
@@ -17,8 +16,7 @@ from rnnscope.layer.spec import Kind, LayerSpec
 from rnnscope.report import FrameworkLayout, LayoutReport
 
 if TYPE_CHECKING:
-    from rnnscope.checkpoint.discovery import FoundLayer
-    from rnnscope.checkpoint.reader import Checkpoint
+    pass
 
 
 def layout(
@@ -58,16 +56,10 @@ def layout(
     found = None
     notes = []
     if checkpoint is not None:
-        found = _found_layer(checkpoint, prefix, spec)
-        spec = replace(
-            found.layer.spec,
-            nonlinearity=spec.nonlinearity,
-            batch_first=spec.batch_first,
-            dropout=spec.dropout,
-            seq_len=spec.seq_len,
-            batch=spec.batch,
-            unbatched=spec.unbatched,
-        )
+        from rnnscope.checkpoint.loading import find_layer
+
+        found = find_layer(checkpoint, prefix, spec)
+        spec = found.spec_with(spec)
         notes.append(
             f"the layer from --from: {spec.constructor}; the layer flags give only what weights cannot "
             "tell (--nonlinearity, --batch-first, --dropout)"
@@ -86,7 +78,7 @@ def layout(
             carry.check_write(write, dtype)
         if export is not None:
             carry.check_export(spec, export, dtype)
-        state = None if found is None else found.checkpoint.state_dict(found.layer)
+        state = None if found is None else found.state_dict()
         module, parameters = carry.seeded_parameters(spec, dtype, seed, state)
         if target is not None and write is not None:
             written = carry.write_npz(carry.rearrange(target, parameters), write, target, dtype)
@@ -110,50 +102,6 @@ def layout(
         written=written,
         source=None if found is None else found.to_dict(),
     )
-
-
-@dataclass(frozen=True)
-class _Found:
-    checkpoint: Checkpoint
-    layer: FoundLayer
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "file": str(self.checkpoint.path),
-            "format": self.checkpoint.format,
-            "container": self.layer.container,
-            "prefix": self.layer.prefix,
-        }
-
-
-def _found_layer(path: Path, prefix: str | None, spec: LayerSpec) -> _Found:
-    """The one recurrent layer of ``path`` that ``--prefix`` names (or the only one).
-
-    Raises:
-        BadInput: an unreadable or unsafe file, no such layer, several and no --prefix, or a
-            layer of another kind than KIND.
-    """
-    from rnnscope.checkpoint.loading import layer_names, select_layers
-    from rnnscope.checkpoint.reader import read_checkpoint
-
-    checkpoint = read_checkpoint(path)
-    if not checkpoint.layers:
-        raise BadInput(f"--from {path}: no recurrent layer found in it")
-    matches = select_layers(checkpoint, prefix)  # refuses a prefix that is not there
-    if not matches:
-        raise BadInput(f"--prefix {prefix!r}: that layer of {path} cannot be loaded (rnnscope load says why)")
-    if len(matches) > 1:
-        raise BadInput(
-            f"--from {path} holds {len(matches)} recurrent layers: choose one with --prefix; "
-            + layer_names(matches)
-        )
-    layer = matches[0]
-    if layer.spec.kind is not spec.kind or layer.spec.cell != spec.cell:
-        raise BadInput(
-            f"--from {path}: layer {layer.prefix!r} is {layer.constructor}, not {spec.torch_class_name}: "
-            f"use KIND {layer.spec.kind.value}" + (" --cell" if layer.spec.cell else "")
-        )
-    return _Found(checkpoint, layer)
 
 
 def _write_target(

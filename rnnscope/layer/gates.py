@@ -15,6 +15,8 @@ GATES: dict[str, tuple[tuple[str, str], ...]] = {
     "lstm": (("i", "input gate"), ("f", "forget gate"), ("g", "cell candidate"), ("o", "output gate")),
     "gru": (("r", "reset gate"), ("z", "update gate"), ("n", "new gate")),
 }
+# The gates that pass through a sigmoid, so that 0 is shut and 1 open (g, n and RNN's h are tanh).
+SIGMOID_GATES: dict[str, tuple[str, ...]] = {"rnn": (), "lstm": ("i", "f", "o"), "gru": ("r", "z")}
 PROJECTION = ("r", "projection")
 
 
@@ -61,6 +63,11 @@ def gate_blocks(kind: str, role: str, hidden_size: int, proj_size: int = 0) -> l
         GateBlock(gate, meaning, f"{letter}_{source}{gate}", index * hidden_size, (index + 1) * hidden_size)
         for index, (gate, meaning) in enumerate(GATES[kind])
     ]
+
+
+def gate_meaning(kind: str, gate: str) -> str:
+    """``forget gate`` for (``lstm``, ``f``)."""
+    return dict(GATES[kind])[gate]
 
 
 def gate_split(kind: str, role: str) -> str:

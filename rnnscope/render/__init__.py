@@ -1,12 +1,13 @@
 """Rich views of the reports: the only package that imports rich.
 
 One module per command's view (``inspect``, ``verify`` with smoke, ``cost`` with compare,
-``bench``, ``load``, ``gradients``, ``layout``, ``draw``), and ``common`` for what they share;
+``bench``, ``load``, ``gradients``, ``layout``, ``draw``, ``activity``), and ``common`` for what they share;
 ``svg`` writes draw's picture. Every view reads a report object and nothing else; the JSON
 view is ``report.to_dict()``. Tables are laid out to fit 80 columns; colour appears only on a
 terminal (Rich decides).
 """
 
+from rnnscope.render.activity import activity_view
 from rnnscope.render.bench import bench_view
 from rnnscope.render.common import count, mark, print_view, progress_bar, size
 from rnnscope.render.cost import compare_view, cost_view
@@ -18,6 +19,7 @@ from rnnscope.render.load import load_view
 from rnnscope.render.verify import check_table, equation_table, smoke_view, verify_view
 
 __all__ = [
+    "activity_view",
     "bench_view",
     "check_table",
     "compare_view",
