@@ -51,7 +51,7 @@ class LookalikeCell(nn.Module):
         self.bias_hh = nn.Parameter(torch.randn(20))
 
 
-class _Reduces:
+class Reduces:
     """Pickles as a call of ``func(*args)``: what a malicious file does."""
 
     def __init__(self, func: Any, *args: Any) -> None:
@@ -64,7 +64,7 @@ class _Reduces:
 def malicious_zip(path: Path, func: Any, *args: Any, protocol: int = 2) -> Path:
     """A torch.save-shaped zip whose data.pkl would call ``func(*args)`` if it were unpickled."""
     state = {"weight_ih_l0": torch.zeros(4, 2), "weight_hh_l0": torch.zeros(4, 4)}
-    payload = pickle.dumps({"state_dict": state, "hook": _Reduces(func, *args)}, protocol=protocol)
+    payload = pickle.dumps({"state_dict": state, "hook": Reduces(func, *args)}, protocol=protocol)
     top = path.stem
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr(f"{top}/data.pkl", payload)

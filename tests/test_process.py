@@ -65,6 +65,7 @@ def traced(*args: str, extra_env: dict[str, str] | None = None) -> tuple[set[str
         ["gradients", "--help"],
         ["layout", "--help"],
         ["draw", "--help"],
+        ["activity", "--help"],
     ],
 )
 def test_help_does_not_import_torch(args: list[str]) -> None:

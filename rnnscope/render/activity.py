@@ -36,7 +36,7 @@ def activity_view(report: ActivityReport) -> RenderableType:
         lines: list[RenderableType] = [Text(title, style="bold")]
         for start in range(0, len(panels), PANELS_PER_ROW):
             lines += [*([Text("")] if start else []), *_side_by_side(panels[start : start + PANELS_PER_ROW])]
-        lines += [_gate_line(gate) for gate, _ in members]
+        lines += [Text(""), *(_gate_line(gate) for gate, _ in members)]
         sections.append(Group(*lines))
     sections.append(Group(*_legend(report), *note_lines(report.notes)))
     return spaced(*sections)
