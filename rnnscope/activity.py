@@ -20,10 +20,9 @@ from pathlib import Path
 
 from rnnscope.checkpoint.input_data import InputData
 from rnnscope.errors import BadInput
-from rnnscope.execution.probe import State, build_module, initial_state, make_inputs
+from rnnscope.execution.probe import State, initial_state, probe
 from rnnscope.execution.reference import reference_forward
 from rnnscope.execution.runtime import (
-    TORCH_DTYPES,
     check_fits,
     notes_from_warnings,
     resolve_device,
@@ -195,15 +194,22 @@ def input_axes(spec: LayerSpec) -> list[str]:
 
 
 def sizes_from_data(
-    kind: Kind, cell: bool, batch_first: bool, unbatched: bool, shape: Sequence[int]
+    kind: Kind, cell: bool, batch_first: bool, unbatched: bool, data: InputData
 ) -> dict[str, int]:
     """L and N as ``--input-data``'s shape gives them, for the flags that were not typed: the
     symbols of the input's formula with those layout flags, matched axis by axis; nothing when
-    the number of axes differs (the shape check then says so)."""
+    the number of axes differs (``check_data_shape`` then says so).
+
+    Raises:
+        BadInput: an axis of size 0 (no step or no sequence to count).
+    """
     axes = input_axes(make_spec(kind, cell=cell, batch_first=batch_first, unbatched=unbatched))
-    if len(axes) != len(shape):
+    if len(axes) != len(data.shape):
         return {}
-    return {symbol: int(size) for symbol, size in zip(axes, shape, strict=True) if symbol in ("L", "N")}
+    for index, (symbol, size) in enumerate(zip(axes, data.shape, strict=True)):
+        if size == 0:
+            raise BadInput(f"--input-data {data.file}: axis {index} ({symbol}) is 0: nothing to run")
+    return {symbol: size for symbol, size in zip(axes, data.shape, strict=True) if symbol in ("L", "N")}
 
 
 def check_data_shape(spec: LayerSpec, shape: Sequence[int], file: str, from_file: bool) -> None:
@@ -280,10 +286,7 @@ def activity(
 
         chosen = find_layer(checkpoint, prefix, spec)
         spec = chosen.spec_with(spec)
-        notes.append(
-            f"the layer from --from: {spec.constructor}; the layer flags give only what weights cannot "
-            "tell (--batch-first and the input)"
-        )
+        notes.append(chosen.note(spec, "--batch-first and the input"))
     if forget_bias is not None:
         if spec.kind is not Kind.lstm:
             raise BadInput(f"--forget-bias applies to lstm only: {spec.kind.value} has no forget gate")
@@ -291,31 +294,20 @@ def activity(
     if data is not None:
         check_data_shape(spec, tuple(data[1].shape), data[0].file, chosen is not None)
     check_torch_limits(spec, dtype)
-    torch_device = resolve_device(device)
-    check_fits(spec, torch_device, forward_bytes(spec, "float64"))
+    # The float64 copy the gates are recomputed from, beside the layer itself (probe checks that).
+    check_fits(spec, resolve_device(device), forward_bytes(spec, "float64"))
+    ran = probe(
+        spec, device, dtype, seed, training=False, weights=None if chosen is None else chosen.state_dict()
+    )
     counter = GateActivity(spec, low, high)
-    with run_failures(torch_device), notes_from_warnings(notes):
-        torch.manual_seed(seed)
-        module = build_module(spec, torch_device, TORCH_DTYPES[dtype]).eval()
-        if chosen is not None:
-            module.load_state_dict(chosen.state_dict(), strict=True)
+    with run_failures(ran.device), notes_from_warnings(notes):
         if forget_bias is not None:
-            add_forget_bias(module, spec, forget_bias)
-        inputs = make_inputs(spec, torch_device, TORCH_DTYPES[dtype])
-        if data is not None:
-            inputs["input"] = data[1].to(torch_device, TORCH_DTYPES[dtype])
-        counter.add(
-            dict(module.named_parameters()), inputs["input"], initial_state(spec, inputs), spec.lengths
-        )
-    compute = f"float64 on {'cpu' if torch_device.type == 'mps' else torch_device}"
+            add_forget_bias(ran.module, spec, forget_bias)
+        x = ran.inputs["input"] if data is None else data[1].to(ran.device, ran.dtype)
+        counter.add(dict(ran.module.named_parameters()), x, initial_state(spec, ran.inputs), spec.lengths)
+    compute = f"float64 on {'cpu' if ran.device.type == 'mps' else ran.device}"
     return ActivityReport(
-        kind=spec.kind.value,
-        cell=spec.cell,
-        module=repr(module),
-        config=spec.config(),
-        device=str(torch_device),
-        dtype=dtype,
-        seed=seed,
+        **ran.run_fields(dtype, seed),
         compute=compute,
         low=low,
         high=high,
@@ -326,7 +318,7 @@ def activity(
         source=None if chosen is None else chosen.to_dict(),
         input=None if data is None else data[0].to_dict(),
         units=counter.units(),
-        notes=notes + _notes(spec, dtype, compute, data, forget_bias, counter.pairs),
+        notes=notes + ran.notes + _notes(spec, dtype, compute, data, forget_bias, counter.pairs),
     )
 
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
@@ -30,6 +30,9 @@ from rnnscope.layer.spec import (
     make_spec,
     parse_lengths,
 )
+
+if TYPE_CHECKING:
+    from rnnscope.checkpoint.input_data import InputData
 
 app = typer.Typer(
     name="rnnscope",
@@ -321,6 +324,12 @@ def main_options(
 
 
 KindArgument = Annotated[Kind, typer.Argument(help="rnn, lstm or gru.", case_sensitive=False)]
+FromOption = Annotated[
+    Optional[Path], _option("--from", help="Take the layer and its weights from this checkpoint.")
+]
+PrefixOption = Annotated[
+    Optional[str], _option("--prefix", help="Which layer of --from, as its keys have it.")
+]
 
 
 @app.command("inspect")
@@ -547,12 +556,8 @@ def layout_command(
             "--reset-after/--no-reset-after", help="gru --to keras --write: which variant. [default: on]"
         ),
     ] = None,
-    from_file: Annotated[
-        Optional[Path], _option("--from", help="Take the layer and its weights from this checkpoint.")
-    ] = None,
-    prefix: Annotated[
-        Optional[str], _option("--prefix", help="Which layer of --from, as its keys have it.")
-    ] = None,
+    from_file: FromOption = None,
+    prefix: PrefixOption = None,
 ) -> int:
     """The same layer in Keras and ONNX: every tensor's name, shape and gate order there, the
     PyTorch rows it comes from, and the parameter count beside PyTorch's. Needs neither
@@ -609,12 +614,12 @@ def draw_command(
     return 0
 
 
-def _sizes_from_data(layer: LayerFlags, kind: Kind, shape: tuple[int, ...]) -> LayerFlags:
+def _sizes_from_data(layer: LayerFlags, kind: Kind, data: "InputData") -> LayerFlags:
     """L and N from ``--input-data``'s shape where --seq-len and --batch were not typed (N never
     with --lengths, which gives it; the shape check then holds the data against the flags)."""
     from rnnscope.activity import sizes_from_data
 
-    sizes = sizes_from_data(kind, layer.cell, layer.batch_first, layer.unbatched, shape)
+    sizes = sizes_from_data(kind, layer.cell, layer.batch_first, layer.unbatched, data)
     seq_len = layer.seq_len if layer.seq_len is not None else sizes.get("L")
     batch = layer.batch if layer.batch is not None or layer.lengths is not None else sizes.get("N")
     return replace(layer, seq_len=seq_len, batch=batch)
@@ -626,12 +631,8 @@ def activity_command(
     kind: KindArgument,
     layer: LayerFlags,
     output: Output,
-    from_file: Annotated[
-        Optional[Path], _option("--from", help="Take the layer and its weights from this checkpoint.")
-    ] = None,
-    prefix: Annotated[
-        Optional[str], _option("--prefix", help="Which layer of --from, as its keys have it.")
-    ] = None,
+    from_file: FromOption = None,
+    prefix: PrefixOption = None,
     input_data: Annotated[
         Optional[Path],
         _option("--input-data", help="Run this input: a .npy file or a tensor saved with torch.save."),
@@ -668,7 +669,7 @@ def activity_command(
         check_png_target(png, "activity.png")
     data = read_input_data(input_data) if input_data is not None else None
     if data is not None:
-        layer = _sizes_from_data(layer, kind, tuple(data[1].shape))
+        layer = _sizes_from_data(layer, kind, data[0])
     report = activity(
         layer.spec(kind),
         layer.device,

@@ -867,7 +867,7 @@ def gate_saturation(kind: str, units: list[UnitActivity]) -> list[GateSaturation
 
 
 @dataclass(frozen=True)
-class ActivityReport:
+class ActivityReport(LayerRun):
     """What ``rnnscope activity`` counted: every unit of every sigmoid gate, layer and direction.
 
     ``steps`` and ``batch`` are the input's L and N (a cell: 1 step); ``pairs`` the (step,
@@ -876,13 +876,6 @@ class ActivityReport:
     --input-data file (file, format, shape, dtype); None where they were not given.
     """
 
-    kind: str
-    cell: bool
-    module: str
-    config: dict[str, Any]
-    device: str
-    dtype: str
-    seed: int
     compute: str  # where and in what dtype the gates were recomputed, e.g. "float64 on cpu"
     low: float
     high: float
@@ -909,13 +902,7 @@ class ActivityReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "kind": self.kind,
-            "cell": self.cell,
-            "module": self.module,
-            "config": self.config,
-            "device": self.device,
-            "dtype": self.dtype,
-            "seed": self.seed,
+            **self.run_dict(),
             "compute": self.compute,
             "low": self.low,
             "high": self.high,

@@ -380,6 +380,7 @@ def test_input_data_refusals(tmp_path: Path) -> None:
     truncated.write_bytes(truncated.read_bytes()[:-8])
     cases[truncated] = "holds 312 bytes of values, (4, 2, 10) float32 needs 320; truncated?"
     cases[tmp_path / "missing.npy"] = "no such file"
+    cases[save(tmp_path / "empty.pt", torch.zeros(0, 2, 10))] = "axis 0 (L) is 0: nothing to run"
     for file, message in cases.items():
         result = run_cli("activity", "lstm", "--input-data", str(file))
         assert (result.exit_code, result.stdout, result.stderr) == (
@@ -519,3 +520,19 @@ def test_rendered_view_is_the_cli_output() -> None:
         rendered(activity_view(activity(make_spec(Kind.gru, seq_len=4))))
         == run_cli("activity", "gru", "-L", "4").stdout
     )
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_counts_on_cuda_equal_the_cpu_counts() -> None:
+    spec = make_spec(Kind.gru, num_layers=2, bidirectional=True, seq_len=20, batch=8)
+    torch.manual_seed(0)
+    module = build_module(spec, torch.device("cpu"), torch.float32)
+    inputs = make_inputs(spec, torch.device("cpu"), torch.float32)
+    counters = []
+    for device in ("cpu", "cuda"):
+        counter = GateActivity(spec, 0.3, 0.7)
+        weights = {name: value.to(device) for name, value in module.named_parameters()}
+        counter.add(weights, inputs["input"].to(device), inputs["h_0"].to(device), None)
+        counters.append(counter.units())
+    assert counters[0] == counters[1]
+    assert run_json("activity", "gru", "--device", "cuda", "-L", "5")["compute"].startswith("float64 on cuda")

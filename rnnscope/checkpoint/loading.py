@@ -136,6 +136,14 @@ class ChosenLayer:
     def state_dict(self) -> dict[str, torch.Tensor]:
         return self.checkpoint.state_dict(self.layer)
 
+    def note(self, spec: LayerSpec, flags: str) -> str:
+        """The note a command gives: the layer (``spec``, as ``spec_with`` made it), and which
+        ``flags`` still apply to it."""
+        return (
+            f"the layer from --from: {spec.constructor}; the layer flags give only what weights cannot "
+            f"tell ({flags})"
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "file": str(self.checkpoint.path),

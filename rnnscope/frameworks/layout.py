@@ -60,10 +60,7 @@ def layout(
 
         found = find_layer(checkpoint, prefix, spec)
         spec = found.spec_with(spec)
-        notes.append(
-            f"the layer from --from: {spec.constructor}; the layer flags give only what weights cannot "
-            "tell (--nonlinearity, --batch-first, --dropout)"
-        )
+        notes.append(found.note(spec, "--nonlinearity, --batch-first, --dropout"))
     layouts = framework_layouts(spec, to)
     target = _write_target(spec, layouts, to, reset_after) if write is not None else None
     if write is None and reset_after is not None:
