@@ -22,7 +22,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from rnnscope.activity import GateActivity
 from rnnscope.execution.probe import build_module, make_inputs
 from rnnscope.layer.spec import Kind, LayerSpec, make_spec
-from tests.conftest import GOLDEN, Golden, rendered, run_cli, run_json
+from tests.helpers import GOLDEN, Golden, rendered, run_cli, run_json
 from tests.load_helpers import Reduces, malicious_zip, save
 
 # Row blocks of the sigmoid gates in PyTorch's order (LSTM i|f|g|o, GRU r|z|n), written out here
