@@ -247,6 +247,23 @@ def test_planted_biases_saturate_the_gates_they_were_planted_in(tmp_path: Path) 
     assert document["from"] == {"file": str(file), "format": "zip", "container": "", "prefix": ""}
 
 
+def test_from_and_input_data_together(tmp_path: Path) -> None:
+    """The file's layer on the user's input; the input size it takes is the file's, not --input-size's."""
+    file = planted_checkpoint(tmp_path / "planted.pt")
+    data = save(tmp_path / "x.pt", torch.randn(6, 2, 10))
+    document = run_json(
+        "activity", "lstm", "--from", str(file), "--input-data", str(data), "--no-initial-state"
+    )
+    assert (document["pairs"], document["module"]) == (12, "LSTM(10, 20)")
+    assert {row["gate"]: row["mostly_left"] for row in document["gates"]} == {"i": 0, "f": 10, "o": 20}
+    wide = save(tmp_path / "wide.pt", torch.randn(6, 2, 12))
+    result = run_cli("activity", "lstm", "--from", str(file), "--input-data", str(wide), "--input-size", "12")
+    assert result.stderr == (
+        f"error: --input-data {wide}: axis 2 (H_in) is 12, but the --from layer's input size gives 10: "
+        "the input (L, N, H_in) is (6, 2, 10)\n"
+    )
+
+
 def test_forget_bias_moves_every_forget_unit_to_the_right() -> None:
     plain = run_json("activity", "lstm")
     raised = run_json("activity", "lstm", "--forget-bias", "6")
