@@ -169,6 +169,26 @@ class LayerRun:
 
 
 @dataclass(frozen=True)
+class Verdict:
+    """What failed in a run, computed once and worded by each reader (the views, smoke's case
+    error): shapes that differ from their formulas, states unequal to their slice of the output,
+    and checks out of tolerance. Passed when all three are empty."""
+
+    differing: list[str] = field(default_factory=list)  # tensor and parameter names, "parameter total"
+    unequal: list[str] = field(default_factory=list)  # state expressions, e.g. "h_n[1]"
+    out_of_tolerance: list[CheckRow] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.differing or self.unequal or self.out_of_tolerance)
+
+
+def _unequal_states(states: list[StateRow]) -> list[str]:
+    """The states checked and found unequal to their slice (unchecked ones, None, pass)."""
+    return [row.slot.state_expression for row in states if row.ok is False]
+
+
+@dataclass(frozen=True)
 class InspectReport(LayerRun):
     """Everything ``rnnscope inspect`` shows, as plain values."""
 
@@ -189,13 +209,18 @@ class InspectReport(LayerRun):
     cost: Cost | None = None
 
     @property
-    def ok(self) -> bool:
+    def verdict(self) -> Verdict:
         """Every shape that was produced equals its formula, the totals agree, and every state
-        that was checked equals its slice of the output."""
-        tensors_ok = all(row.ok is not False for row in self.tensors)
-        parameters_ok = all(row.ok for row in self.parameters)
-        states_ok = all(row.ok is not False for row in self.states)
-        return tensors_ok and parameters_ok and states_ok and self.total_params == self.expected_total_params
+        that was checked equals its slice of the output; else what does not."""
+        differing = [row.name for row in self.tensors if row.ok is False]
+        differing += [row.name for row in self.parameters if not row.ok]
+        if self.total_params != self.expected_total_params:
+            differing.append("parameter total")
+        return Verdict(differing=differing, unequal=_unequal_states(self.states))
+
+    @property
+    def ok(self) -> bool:
+        return self.verdict.ok
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -261,9 +286,15 @@ class VerifyReport(LayerRun):
     notes: list[str] = field(default_factory=list)
 
     @property
+    def verdict(self) -> Verdict:
+        """Every check within tolerance, and every state in the output equal to its slice; else
+        what is not."""
+        failed = [check for check in self.checks if not check.ok]
+        return Verdict(unequal=_unequal_states(self.states), out_of_tolerance=failed)
+
+    @property
     def ok(self) -> bool:
-        """Every check within tolerance, and every state in the output equal to its slice."""
-        return all(check.ok for check in self.checks) and all(row.ok is not False for row in self.states)
+        return self.verdict.ok
 
     def to_dict(self) -> dict[str, Any]:
         return {

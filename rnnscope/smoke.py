@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 import xml.etree.ElementTree as ElementTree
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ from rnnscope.layer.spec import (
     make_spec,
     spec_flags,
 )
-from rnnscope.report import CheckRow, InspectReport, ProgressCallback, SmokeCase, SmokeReport
+from rnnscope.report import CheckRow, ProgressCallback, SmokeCase, SmokeReport, Verdict
 from rnnscope.verification import verify
 
 # Small enough to run in milliseconds; input and hidden sizes differ so that a transposed or
@@ -144,7 +144,8 @@ def _run_case(config: SmokeConfig, device: str, dtype: str, seed: int) -> SmokeC
         spec = config.spec
         inspected = inspect(spec, device, dtype, seed)
         shapes_ok = inspected.ok
-        checks = verify(spec, device, dtype, seed).checks
+        verified = verify(spec, device, dtype, seed)
+        checks = verified.checks
     except Exception as error:  # a crash in one case is that case's failure, not the run's
         text = str(error) if isinstance(error, RnnscopeError) else f"{type(error).__name__}: {error}"
         elapsed = time.perf_counter() - started
@@ -152,25 +153,20 @@ def _run_case(config: SmokeConfig, device: str, dtype: str, seed: int) -> SmokeC
             config.name, config.kind.value, command, shapes_ok, checks, elapsed, text, raised=True
         )
     elapsed = time.perf_counter() - started
-    return SmokeCase(
-        config.name, config.kind.value, command, shapes_ok, checks, elapsed, _failure(inspected, checks)
-    )
+    # inspect's shapes and states, verify's checks (its states are inspect's again)
+    verdict = replace(inspected.verdict, out_of_tolerance=verified.verdict.out_of_tolerance)
+    return SmokeCase(config.name, config.kind.value, command, shapes_ok, checks, elapsed, _failure(verdict))
 
 
-def _failure(inspected: InspectReport, checks: list[CheckRow]) -> str | None:
+def _failure(verdict: Verdict) -> str | None:
     reasons = []
-    differing = [row.name for row in inspected.tensors if row.ok is False]
-    differing += [row.name for row in inspected.parameters if not row.ok]
-    if inspected.total_params != inspected.expected_total_params:
-        differing.append("parameter total")
-    if differing:
-        reasons.append("shapes differ from their formulas: " + ", ".join(differing))
-    unequal = [row.slot.state_expression for row in inspected.states if row.ok is False]
-    if unequal:
-        reasons.append("states differ from their slice of the output: " + ", ".join(unequal))
-    failed = [check for check in checks if not check.ok]
-    if failed:
-        reasons.append("out of tolerance: " + ", ".join(_check_line(check) for check in failed))
+    if verdict.differing:
+        reasons.append("shapes differ from their formulas: " + ", ".join(verdict.differing))
+    if verdict.unequal:
+        reasons.append("states differ from their slice of the output: " + ", ".join(verdict.unequal))
+    if verdict.out_of_tolerance:
+        failed = ", ".join(_check_line(check) for check in verdict.out_of_tolerance)
+        reasons.append(f"out of tolerance: {failed}")
     return "; ".join(reasons) or None
 
 

@@ -227,6 +227,21 @@ def test_a_shape_that_differs_from_its_formula_exits_1(monkeypatch: pytest.Monke
     assert "✗ differs from its formula: output" in result.stdout
 
 
+def test_a_total_that_differs_from_its_formula_fails_in_every_reader(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One verdict: the exit code, the JSON's ok, the view's last line and smoke's case error."""
+    from rnnscope import smoke
+    from rnnscope.layer import cost
+
+    one_more = cost.total_parameters
+    monkeypatch.setattr(cost, "total_parameters", lambda spec: one_more(spec) + 1)
+    assert run_json("inspect", "rnn", exit_code=1)["ok"] is False
+    result = run_cli("inspect", "rnn")
+    assert result.exit_code == 1
+    assert result.stdout.splitlines()[-1] == "✗ differs from its formula: parameter total"
+    case = smoke.run_smoke("cpu", quick=True).cases[0]
+    assert case.error == "shapes differ from their formulas: parameter total"
+
+
 def test_library_api_returns_report_without_printing(capsys: pytest.CaptureFixture[str]) -> None:
     spec = make_spec(Kind.gru, num_layers=3, bidirectional=True)
     report = inspect(spec, seed=1)

@@ -11,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 from rich.text import Text
 
-from rnnscope.report import ProgressCallback
+from rnnscope.report import ProgressCallback, Verdict
 
 PASS, FAIL, UNKNOWN = "✓", "✗", "—"
 
@@ -19,6 +19,18 @@ PASS, FAIL, UNKNOWN = "✓", "✗", "—"
 def note_lines(notes: list[str], style: str = "yellow") -> list[Text]:
     """Each note as one ``note: …`` line."""
     return [Text(f"note: {note}", style=style) for note in notes]
+
+
+def failure_lines(verdict: Verdict) -> list[Text]:
+    """One red line per kind of failure in the verdict; none when it passed."""
+    lines = [
+        f"differs from its formula: {', '.join(verdict.differing)}" if verdict.differing else "",
+        f"out of tolerance: {', '.join(check.name for check in verdict.out_of_tolerance)}"
+        if verdict.out_of_tolerance
+        else "",
+        f"differs from its slice of the output: {', '.join(verdict.unequal)}" if verdict.unequal else "",
+    ]
+    return [Text(f"{FAIL} {line}", style="bold red") for line in lines if line]
 
 
 def mark(ok: bool | None) -> Text:

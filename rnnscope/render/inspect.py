@@ -9,7 +9,16 @@ from rich.text import Text
 from rnnscope.layer.cost import LayerParameters
 from rnnscope.layer.equations import GateRow
 from rnnscope.layer.spec import format_shape
-from rnnscope.render.common import FAIL, PASS, UNKNOWN, layer_label, mark, new_table, note_lines, spaced
+from rnnscope.render.common import (
+    PASS,
+    UNKNOWN,
+    failure_lines,
+    layer_label,
+    mark,
+    new_table,
+    note_lines,
+    spaced,
+)
 from rnnscope.render.cost import cost_view
 from rnnscope.report import InspectReport, ParameterRow, StateRow, TensorRow
 
@@ -139,18 +148,10 @@ def _totals(report: InspectReport) -> RenderableType:
         mark(agree),
         f"), {report.ratio_vs_rnn:.4g}× the {report.rnn_params:,} of the same-size RNN",
     )
-    failed = [row.name for row in report.tensors if row.ok is False]
-    failed += [row.name for row in report.parameters if not row.ok]
-    unequal = [row.slot.state_expression for row in report.states if row.ok is False]
+    verdict = report.verdict
     checked = sum(1 for row in report.states if row.ok is not None)
-    verdicts = []
-    if failed:
-        verdicts.append(Text(f"{FAIL} differs from its formula: {', '.join(failed)}", style="bold red"))
-    if unequal:
-        verdicts.append(
-            Text(f"{FAIL} differs from its slice of the output: {', '.join(unequal)}", style="bold red")
-        )
-    if not failed and not unequal:
+    verdicts = failure_lines(verdict)
+    if verdict.ok:
         if report.forward == "skipped":
             text = "every parameter matches its formula (forward pass skipped)"
         else:

@@ -7,7 +7,17 @@ from rich.table import Table
 from rich.text import Text
 
 from rnnscope.layer.equations import Equation
-from rnnscope.render.common import FAIL, PASS, UNKNOWN, error_text, mark, new_table, note_lines, spaced
+from rnnscope.render.common import (
+    FAIL,
+    PASS,
+    UNKNOWN,
+    error_text,
+    failure_lines,
+    mark,
+    new_table,
+    note_lines,
+    spaced,
+)
 from rnnscope.render.inspect import gate_table, state_view
 from rnnscope.report import CheckRow, SmokeReport, VerifyReport
 
@@ -62,15 +72,7 @@ def equation_table(rows: list[Equation]) -> Table:
 
 
 def _verdict(report: VerifyReport) -> RenderableType:
-    failed = [row.name for row in report.checks if not row.ok]
-    unequal = [row.slot.state_expression for row in report.states if row.ok is False]
-    verdicts = []
-    if failed:
-        verdicts.append(Text(f"{FAIL} out of tolerance: {', '.join(failed)}", style="bold red"))
-    if unequal:
-        verdicts.append(
-            Text(f"{FAIL} differs from its slice of the output: {', '.join(unequal)}", style="bold red")
-        )
+    verdicts = failure_lines(report.verdict)
     if verdicts:
         return Group(*verdicts)
     return Text(
