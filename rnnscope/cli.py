@@ -94,9 +94,12 @@ class LayerFlags:
             initial_state=not self.no_initial_state,
         )
 
-    def unused_run_flags(self, reason: str) -> list[str]:
-        """A note naming --device, --dtype and --seed where they were given, for commands that
-        build nothing (``reason`` says why)."""
+    def unused_run_flags(
+        self, reason: str, unused: tuple[str, ...] = ("--device", "--dtype", "--seed")
+    ) -> list[str]:
+        """The one policy for run flags a command has no use for (it builds nothing): they are
+        checked as everywhere, and a note names those given (``reason`` says why), so that no
+        flag is ignored silently."""
         given = [
             f"{flag} {value}"
             for flag, value, default in (
@@ -104,7 +107,7 @@ class LayerFlags:
                 ("--dtype", self.dtype, "float32"),
                 ("--seed", self.seed, 0),
             )
-            if value != default
+            if flag in unused and value != default
         ]
         return [f"{', '.join(given)}: not used, {reason}"] if given else []
 
@@ -118,8 +121,7 @@ class LayerFlags:
             BadInput: the first invalid value or combination, checked on the kind that takes it.
         """
         specs, notes = self.specs_for([Kind.rnn, Kind.gru, Kind.lstm])
-        if self.device != "cpu":
-            notes.append(f"--device {self.device} is not used: compare builds nothing, it counts")
+        notes += self.unused_run_flags("compare builds nothing, it counts", unused=("--device", "--seed"))
         return {spec.kind: spec for spec in specs}, notes
 
     def specs_for(self, kinds: list[Kind]) -> tuple[list[LayerSpec], list[str]]:
@@ -407,7 +409,7 @@ def smoke_command(
 def compare_command(layer: LayerFlags, output: Output) -> int:
     """RNN, GRU and LSTM of the same sizes side by side: parameters, ratio to RNN, MACs,
     FLOPs and memory, from the closed formulas (nothing is built, so --device and --seed are
-    not used; --dtype sizes the memory).
+    not used, and a note says so; --dtype sizes the memory).
 
     --proj-size applies to the LSTM row only and --nonlinearity to the RNN row only; a note
     says so. Exit 0, or 2 for bad input.

@@ -40,6 +40,15 @@ def test_nonlinearity_applies_to_rnn_only() -> None:
     assert document["notes"] == ["--nonlinearity relu applies to the rnn row only"]
 
 
+def test_run_flags_compare_has_no_use_for_are_named_in_a_note() -> None:
+    document = run_json("compare", "--seed", "5", "--device", "meta", "--dtype", "float64")
+    assert document["notes"] == ["--device meta, --seed 5: not used, compare builds nothing, it counts"]
+    assert document["dtype"] == "float64"  # --dtype is used: it sizes the memory
+    assert "--device meta, --seed 5: not used" in run_cli("compare", "--seed", "5", "--device", "meta").stdout
+    assert run_json("compare")["notes"] == []
+    assert run_cli("compare", "--seed", "99999999999999999999").exit_code == 2  # checked as everywhere
+
+
 def test_bad_input_is_one_line_exit_2() -> None:
     result = run_cli("compare", "--proj-size", "20")
     assert result.exit_code == 2
