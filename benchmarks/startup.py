@@ -69,18 +69,18 @@ def run_once(command: list[str], env: dict[str, str]) -> tuple[float, float, flo
     return seconds, cpu, usage.ru_maxrss / 1024  # ru_maxrss is in KiB on Linux
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=9)
-    rounds = parser.parse_args().rounds
+Timings = dict[str, list[float]]
+
+
+def measure(listed: dict[str, list[str]], rounds: int) -> tuple[Timings, Timings, Timings]:
+    """Wall seconds, CPU seconds and peak RSS of every command in every round, the order rotated
+    from round to round (paired runs), with the repository first on PYTHONPATH."""
     paths = [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(paths))
-    listed = commands()
     names = list(listed)
-    load_before = os.getloadavg()[0]  # other work on the machine skews every row: say how much
-    seconds: dict[str, list[float]] = {name: [] for name in names}
-    cpu_seconds: dict[str, list[float]] = {name: [] for name in names}
-    rss: dict[str, list[float]] = {name: [] for name in names}
+    seconds: Timings = {name: [] for name in names}
+    cpu_seconds: Timings = {name: [] for name in names}
+    rss: Timings = {name: [] for name in names}
     for round_index in range(rounds):
         for offset in range(len(names)):
             name = names[(round_index + offset) % len(names)]
@@ -88,29 +88,45 @@ def main() -> None:
             seconds[name].append(wall)
             cpu_seconds[name].append(cpu)
             rss[name].append(peak)
+    return seconds, cpu_seconds, rss
 
-    def paired_ratio(times: dict[str, list[float]], top: str, bottom: str) -> float:
+
+def print_table(listed: dict[str, list[str]], rounds: int, pairs: list[tuple[str, str]]) -> None:
+    """Run ``measure`` and print the medians, then each pair's median per-round ratio."""
+    load_before = os.getloadavg()[0]  # other work on the machine skews every row: say how much
+    seconds, cpu_seconds, rss = measure(listed, rounds)
+
+    def paired_ratio(times: Timings, top: str, bottom: str) -> float:
         return statistics.median(a / b for a, b in zip(times[top], times[bottom], strict=True))
 
     print(f"{rounds} rounds, {sys.executable}, Python {sys.version.split()[0]}")
     print(f"1-minute load average: {load_before:.2f} before, {os.getloadavg()[0]:.2f} after")
-    print(f"{'command':<40} {'median s':>9} {'min s':>6} {'max s':>6} {'CPU s':>6} {'peak RSS':>9}")
-    for name in names:
+    width = max(40, *(len(name) + 1 for name in listed))
+    print(f"{'command':<{width}} {'median s':>9} {'min s':>6} {'max s':>6} {'CPU s':>6} {'peak RSS':>9}")
+    for name in listed:
         print(
-            f"{name:<40} {statistics.median(seconds[name]):>9.3f} {min(seconds[name]):>6.3f} "
+            f"{name:<{width}} {statistics.median(seconds[name]):>9.3f} {min(seconds[name]):>6.3f} "
             f"{max(seconds[name]):>6.3f} {statistics.median(cpu_seconds[name]):>6.3f} "
             f"{statistics.median(rss[name]):>5.0f} MiB"
         )
     print("ratios, median of the per-round ratios: wall time, CPU time")
+    for top, bottom in pairs:
+        wall, cpu = paired_ratio(seconds, top, bottom), paired_ratio(cpu_seconds, top, bottom)
+        print(f"  {top} / {bottom}: {wall:.2f}×, {cpu:.2f}×")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=9)
+    rounds = parser.parse_args().rounds
+    listed = commands()
     pairs = [(INSPECT_JSON, BARE), (INSPECT, BARE), (INSPECT, IMPORT_TORCH), (BARE, IMPORT_TORCH)]
     pairs.append((HELP, IMPORT_TORCH))
     if TORCHINFO in listed:
         pairs += [(TORCHINFO, BARE), (INSPECT, TORCHINFO)]
     else:
         print("  (torchinfo is not importable here: its comparison is skipped)")
-    for top, bottom in pairs:
-        wall, cpu = paired_ratio(seconds, top, bottom), paired_ratio(cpu_seconds, top, bottom)
-        print(f"  {top} / {bottom}: {wall:.2f}×, {cpu:.2f}×")
+    print_table(listed, rounds, pairs)
 
 
 if __name__ == "__main__":

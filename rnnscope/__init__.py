@@ -21,6 +21,9 @@ The Python API is what the CLI is a thin layer over::
     layer = checkpoint.layers[0]                         # .prefix, .spec (a LayerSpec), .constructor
     checkpoint.state_dict(layer)                         # its tensors, keys without the prefix
 
+    from rnnscope import run_model                       # imports and runs the code it names
+    run_model("net.py:Seq2Seq", inputs=["4,7:int64:100"]).layers[1].calls
+
 Importing the package does not import torch; calling ``inspect`` (or the others) does.
 """
 
@@ -39,6 +42,7 @@ if TYPE_CHECKING:
     from rnnscope.comparison import compare
     from rnnscope.gradients import gradients
     from rnnscope.inspection import inspect
+    from rnnscope.model.summary import run_model
     from rnnscope.smoke import run_smoke
     from rnnscope.verification import verify
 
@@ -56,6 +60,7 @@ __all__ = [
     "load",
     "make_spec",
     "read_checkpoint",
+    "run_model",
     "run_smoke",
     "verify",
 ]
@@ -72,6 +77,7 @@ _LAZY = {
     "bench": "rnnscope.benchmark",
     "gradients": "rnnscope.gradients",
     "load": "rnnscope.checkpoint.loading",
+    "run_model": "rnnscope.model.summary",
     "read_checkpoint": "rnnscope.checkpoint.reader",
 }
 

@@ -729,6 +729,85 @@ def load_command(
     return 0 if report.ok else 1
 
 
+@app.command("model")
+@command
+def model_command(
+    target: Annotated[
+        str,
+        typer.Argument(help="package.module:NAME or path/to/file.py:NAME (a class, instance or function)."),
+    ],
+    output: Output,
+    init: Annotated[
+        Optional[str], _option("--init", help="Literal arguments for NAME, e.g. 'vocab=100, hidden=32'.")
+    ] = None,
+    inputs: Annotated[
+        Optional[list[str]],
+        _option(
+            "--input", help="SHAPE[:DTYPE[:HIGH]] per positional argument, e.g. 4,7:int64:100. Repeatable."
+        ),
+    ] = None,
+    weights: Annotated[
+        Optional[Path],
+        _option("--weights", help="Load this checkpoint's tensors first (read, never unpickled)."),
+    ] = None,
+    prefix: Annotated[
+        Optional[str], _option("--prefix", help="The wrapper prefix of --weights' keys, e.g. module.")
+    ] = None,
+    batch: Annotated[
+        Optional[int],
+        _option("--batch", "-N", help="The batch size the inputs carry: flag calls that differ."),
+    ] = None,
+    gates: Annotated[
+        bool, _option("--gates", help="Show each module's weights split into gate blocks.")
+    ] = False,
+    stats: Annotated[bool, _option("--stats", help="Mean, std, min, max of each gate block.")] = False,
+    layer_path: Annotated[
+        Optional[str], _option("--layer", help="Show this recurrent module in full (its path).")
+    ] = None,
+    device: DeviceOption = "cpu",
+    dtype: Annotated[
+        Optional[str], _option("--dtype", help=", ".join(DTYPES) + ". [default: the model's own]")
+    ] = None,
+    seed: SeedOption = 0,
+    show_traceback: Annotated[
+        bool, _option("--traceback", help="Show the whole traceback of an error in your code.")
+    ] = False,
+) -> int:
+    """Run your own model once and show each recurrent module as its forward called it:
+    calls, shape signatures, expected beside actual shapes, exact MACs, and every call
+    recomputed with the reference equations. This imports and runs the code TARGET names.
+
+    Exit 0 when every call fits and verifies, 1 when a call fails, a check fails or the forward
+    raises, 2 for bad input (including code that cannot be imported or built), 3 when the run fails.
+    """
+    from rnnscope.model.summary import run_model
+    from rnnscope.model.target import UserCodeError
+
+    try:
+        report = run_model(
+            target,
+            init=init,
+            inputs=inputs,
+            weights=None if weights is None else str(weights),
+            prefix=prefix,
+            batch=batch,
+            gates=gates,
+            stats=stats,
+            layer=layer_path,
+            device=device,
+            dtype=dtype,
+            seed=seed,
+        )
+    except UserCodeError as error:
+        if show_traceback:
+            sys.stderr.write("".join(traceback.format_exception(error.original)))
+        raise
+    if show_traceback and report.traceback is not None:
+        sys.stderr.write(report.traceback)
+    output.show(report, "model_view")
+    return 0 if report.ok else 1
+
+
 def main() -> None:
     """Run the CLI with the cyclic garbage collector off; after a command that imported torch,
     leave without the interpreter's teardown.

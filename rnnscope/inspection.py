@@ -55,8 +55,8 @@ def inspect(
     return InspectReport(
         **ran.run_fields(dtype, seed),
         symbols=symbols(spec),
-        tensors=_tensor_rows(ran),
-        parameters=_parameter_rows(ran),
+        tensors=tensor_rows(ran),
+        parameters=parameter_rows(spec, ran.module),
         layers=cost.layer_parameters(spec),
         total_params=total,
         expected_total_params=cost.total_parameters(spec),
@@ -90,7 +90,8 @@ def _actual_tensors(ran: Probe) -> dict[str, torch.Tensor]:
 _INDEX_TENSORS = ("packed_input.batch_sizes", "packed_input.sorted_indices", "packed_input.unsorted_indices")
 
 
-def _tensor_rows(ran: Probe) -> list[TensorRow]:
+def tensor_rows(ran: Probe) -> list[TensorRow]:
+    """Every tensor of the run beside its documented formula and the shape it gives."""
     actual = _actual_tensors(ran)
     skipped = ran.skipped_reason is not None
     rows = []
@@ -155,9 +156,9 @@ def _check_state(slot: StateSlot, equals: str, outputs: dict[str, torch.Tensor])
     return StateRow(slot, float(difference.max()), tolerance)
 
 
-def _parameter_rows(ran: Probe) -> list[ParameterRow]:
-    spec = ran.spec
-    actual = list(ran.module.named_parameters())
+def parameter_rows(spec: LayerSpec, module: torch.nn.Module) -> list[ParameterRow]:
+    """The module's parameters in named_parameters() order beside their documented shapes."""
+    actual = list(module.named_parameters())
     formulas = expected_parameters(spec)
     rows = []
     for (name, parameter), formula in zip(actual, formulas, strict=False):

@@ -120,7 +120,7 @@ def _file_settings(layer: FoundLayer) -> dict[str, Any]:
     return {"kind": spec.kind.value, "cell": spec.cell, **weight_settings(spec, spec.cell)}
 
 
-def _evidence(layer: FoundLayer, field: str) -> str:
+def evidence(layer: FoundLayer, field: str) -> str:
     """The tensor (and shape) of the file that shows its value of ``field``."""
     spec, tensors = layer.spec, layer.tensors
     suffix = "" if spec.cell else "_l0"
@@ -148,7 +148,7 @@ def compare(layer: FoundLayer, module: torch.nn.Module, constructor: Constructor
     """Every setting both sides have in which the file's layer and the constructor differ."""
     mine, theirs = _file_settings(layer), _settings(module, constructor)
     return [
-        Mismatch(layer.prefix, field, mine[field], theirs[field], _evidence(layer, field))
+        Mismatch(layer.prefix, field, mine[field], theirs[field], evidence(layer, field))
         for field in mine
         if field in theirs and mine[field] != theirs[field]
     ]

@@ -266,8 +266,12 @@ def _notes(checkpoint: Checkpoint, layers: list[FoundLayer]) -> list[str]:
 def gate_stats(checkpoint: Checkpoint, layer: FoundLayer) -> list[StatRow]:
     """Mean, std, min and max of each gate block of weight_ih, weight_hh and b_ih + b_hh,
     per layer and direction (float64, from the file's values)."""
-    spec = layer.spec
-    values = {name: tensor.double() for name, tensor in checkpoint.state_dict(layer).items()}
+    return tensor_gate_stats(layer.spec, checkpoint.state_dict(layer), layer.prefix)
+
+
+def tensor_gate_stats(spec: LayerSpec, tensors: dict[str, torch.Tensor], prefix: str) -> list[StatRow]:
+    """``gate_stats`` of one layer's tensors (keyed as named_parameters() names them)."""
+    values = {name: tensor.double() for name, tensor in tensors.items()}
     rows = []
     for formula in expected_parameters(spec):
         if formula.role not in ("weight_ih", "weight_hh", "bias_ih"):
@@ -281,7 +285,7 @@ def gate_stats(checkpoint: Checkpoint, layer: FoundLayer) -> list[StatRow]:
             rows_of_gate = tensor[block.start : block.stop]
             rows.append(
                 StatRow(
-                    prefix=layer.prefix,
+                    prefix=prefix,
                     layer=formula.layer,
                     direction="reverse" if formula.reverse else "forward",
                     tensor=name,

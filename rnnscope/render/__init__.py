@@ -1,8 +1,8 @@
 """Rich views of the reports: the only package that imports rich.
 
 One module per command's view (``inspect``, ``verify`` with smoke, ``cost`` with compare,
-``bench``, ``load``, ``gradients``, ``layout``, ``draw``, ``activity``), and ``common`` for what they share;
-``svg`` writes draw's picture. Every view reads a report object and nothing else; the JSON
+``bench``, ``load``, ``model``, ``gradients``, ``layout``, ``draw``, ``activity``), and
+``common`` for what they share; ``svg`` writes draw's picture. Every view reads a report object and nothing else; the JSON
 view is ``report.to_dict()``. Tables are laid out to fit 80 columns; colour appears only on a
 terminal (Rich decides).
 """
@@ -16,6 +16,7 @@ from rnnscope.render.gradients import gradients_view
 from rnnscope.render.inspect import gate_table, inspect_view
 from rnnscope.render.layout import layout_view
 from rnnscope.render.load import load_view
+from rnnscope.render.model import model_view
 from rnnscope.render.verify import check_table, equation_table, smoke_view, verify_view
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "layout_view",
     "load_view",
     "mark",
+    "model_view",
     "print_view",
     "progress_bar",
     "size",

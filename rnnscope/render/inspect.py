@@ -28,7 +28,7 @@ def inspect_view(report: InspectReport) -> RenderableType:
     blocks, the cost, and the totals."""
     sections = [
         _header(report),
-        _tensor_table(report.tensors),
+        tensor_table(report.tensors),
         state_view(report.states, report.state_notes),
         parameter_table(report.parameters),
         summary_table(report.layers),
@@ -51,7 +51,7 @@ def _header(report: InspectReport) -> RenderableType:
     return Group(*lines)
 
 
-def _tensor_table(rows: list[TensorRow]) -> Table:
+def tensor_table(rows: list[TensorRow]) -> Table:
     table = new_table("Tensors: documented formula, expected shape, actual shape")
     table.add_column("tensor", no_wrap=True)
     table.add_column("formula", overflow="fold")

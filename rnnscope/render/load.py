@@ -25,7 +25,7 @@ def load_view(report: LoadReport) -> RenderableType:
     if report.expectation is not None:
         sections.append(_expectation(report.expectation))
     if report.stats is not None:
-        sections.append(_stats_table(report.stats))
+        sections.append(stats_table(report.stats))
     for prefix, verified in report.verify or []:
         title = f"{_name(prefix)}: {verified.module} loaded strictly, against the textbook equations"
         sections.append(check_table(verified.checks, title))
@@ -122,7 +122,7 @@ def _number(value: float | None, signed: bool = True) -> str:
     return f"{value:+.3f}" if signed else f"{value:.3f}"
 
 
-def _stats_table(rows: list[StatRow]) -> Table:
+def stats_table(rows: list[StatRow]) -> Table:
     table = new_table("Weights per gate block (bias = b_ih + b_hh)")
     table.add_column("prefix", overflow="fold")
     table.add_column("layer", no_wrap=True)
