@@ -2,9 +2,9 @@
 
 One module per command's view (``inspect``, ``verify`` with smoke, ``cost`` with compare,
 ``bench``, ``load``, ``model``, ``gradients``, ``layout``, ``draw``, ``activity``), and
-``common`` for what they share; ``svg`` writes draw's picture. Every view reads a report object and nothing else; the JSON
-view is ``report.to_dict()``. Tables are laid out to fit 80 columns; colour appears only on a
-terminal (Rich decides).
+``common`` for what they share; ``svg`` writes draw's picture. Every view reads a report
+object and nothing else; the JSON view is ``report.to_dict()``. Tables are laid out to fit 80
+columns; colour appears only on a terminal (Rich decides).
 """
 
 from rnnscope.render.activity import activity_view
