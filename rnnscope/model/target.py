@@ -14,6 +14,7 @@ import importlib
 import importlib.util
 import os
 import sys
+import sysconfig
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,8 +122,11 @@ def describe_exception(error: BaseException) -> str:
 
 
 def user_frame(tb: TracebackType | None) -> str | None:
-    """``file:line`` of the innermost frame outside torch, rnnscope and the standard library."""
-    ignored = [Path(torch.__file__).parent, Path(__file__).parents[1], Path(os.__file__).parent]
+    """``file:line`` of the innermost frame outside rnnscope, the standard library and the
+    installed packages (torch and the libraries a model builds on)."""
+    installed = {sysconfig.get_paths()[name] for name in ("purelib", "platlib")}
+    ignored = [Path(__file__).parents[1], Path(os.__file__).parent, Path(torch.__file__).parent]
+    ignored += [Path(folder) for folder in installed]
     found = None
     for frame in traceback.extract_tb(tb):
         path = Path(frame.filename)
