@@ -218,3 +218,13 @@ def test_every_command_with_seed_refuses_one_torch_cannot_take(command: list[str
     result = run_cli(*command, "--seed", str(2**64))
     assert (result.exit_code, result.stdout) == (2, "")
     assert result.stderr.startswith("error: --seed must be between -2^63 and 2^64 - 1")
+
+
+def test_half_lstm_gates_are_held_in_float32() -> None:
+    """PyTorch's LSTM keeps its gates in float32: (2^40, 2^21) half gates overflow on meta."""
+    args = ["-i", "1", "-H", str(2**19), "-N", str(2**40), "-L", "1", "--dtype", "float16"]
+    result = run_cli("inspect", "lstm", *args, "--device", "meta", "--json")
+    assert result.exit_code == 2
+    assert "bytes in float32, past the 2^63 - 1 bytes" in result.stderr
+    gru = run_cli("inspect", "gru", *args, "--device", "meta", "--json")
+    assert gru.exit_code == 0, gru.stderr

@@ -335,6 +335,9 @@ _SYMBOL_FLAGS = {
 }
 
 
+_GATES = "the gate pre-activations"
+
+
 def check_torch_limits(spec: LayerSpec, dtype: str) -> None:
     """Refuse, before torch runs, a layer PyTorch cannot build or hold on any device.
 
@@ -351,16 +354,20 @@ def check_torch_limits(spec: LayerSpec, dtype: str) -> None:
             f"--layers must be at most {MAX_LAYERS:,}, got {spec.num_layers:,}: PyTorch's time to build a "
             "stack grows faster than its depth (5,000 layers take about 2 s, 20,000 about 25 s)"
         )
-    item = DTYPE_BYTES[dtype]
     for name, formula, shape in _torch_tensors(spec):
-        size = math.prod(shape) * item
+        held_as = dtype
+        if name == _GATES and spec.kind is Kind.lstm and DTYPE_BYTES[dtype] < DTYPE_BYTES["float32"]:
+            # PyTorch's LSTM holds its gates in float32 even for float16 and bfloat16 (measured
+            # on meta: (2^40, 2^21) half gates overflow the storage size, GRU's and RNN's do not).
+            held_as = "float32"
+        size = math.prod(shape) * DTYPE_BYTES[held_as]
         if size > TORCH_MAX_BYTES:
             symbols_used = re.findall(r"[A-Za-z_]+", formula)
             flags = {_SYMBOL_FLAGS[symbol]: None for symbol in symbols_used if symbol in _SYMBOL_FLAGS}
             if spec.proj_size and "H_out" in symbols_used:
                 flags["--proj-size"] = None
             raise BadInput(
-                f"{name} {formula} would be {format_shape(shape)}: {size:,} bytes in {dtype}, past the "
+                f"{name} {formula} would be {format_shape(shape)}: {size:,} bytes in {held_as}, past the "
                 f"2^63 - 1 bytes a PyTorch tensor can hold; lower {', '.join(flags)}"
             )
 
@@ -379,7 +386,7 @@ def _torch_tensors(spec: LayerSpec) -> list[tuple[str, str, Shape]]:
     tensors = [(t.name, t.formula, t.shape) for t in expected_tensors(spec)]
     tensors += [(p.name, p.formula, p.shape) for p in expected_parameters(spec)]
     gate_shape = (rows, gates * spec.hidden_size)
-    tensors.append(("the gate pre-activations", f"({rows_symbol}, {rows_formula})", gate_shape))
+    tensors.append((_GATES, f"({rows_symbol}, {rows_formula})", gate_shape))
     return tensors
 
 
