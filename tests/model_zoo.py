@@ -162,3 +162,23 @@ def not_a_model() -> int:
 
 
 instance = Seq2Seq(steps=2)
+
+
+class Shared(nn.Module):
+    """One GRU under two names, called twice; the function below hands it a PackedSequence."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.first = nn.GRU(3, 3)
+        self.second = self.first
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.second(self.first(x)[0])[0]
+
+
+def shared_packed() -> tuple[nn.Module, tuple[nn.utils.rnn.PackedSequence]]:
+    return Shared(), (pack_padded_sequence(torch.randn(6, 3, 3), torch.tensor([6, 4, 2])),)
+
+
+def bare_lstm() -> tuple[nn.Module, torch.Tensor]:
+    return nn.LSTM(3, 4, proj_size=2, num_layers=2), torch.randn(5, 2, 3)

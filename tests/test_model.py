@@ -426,3 +426,22 @@ def test_misfit_exactly_when_pytorch_refuses(
     elif found is None:
         # PyTorch refused a call whose shapes fit: only an empty axis may do that.
         assert 0 in x.shape or (states and any(0 in s for s in states.values()))
+
+
+def test_a_shared_module_is_listed_once_with_its_other_names() -> None:
+    report = run_model(f"{ZOO}:shared_packed")
+    (layer,) = report.layers
+    assert (layer.path, layer.aliases, layer.calls) == ("first", ["second"], 2)
+    assert layer.signatures[0].input == {"data": [12, 3], "batch_sizes": [3, 3, 2, 2, 1, 1]}
+    assert layer.macs == 2 * macs(nn.GRU(3, 3), 12)
+    assert layer.verify is not None and layer.verify.ok
+
+
+def test_the_model_itself_recurrent_in_float64() -> None:
+    code, document = run_json(f"{ZOO}:bare_lstm", "--dtype", "float64")
+    assert code == 0
+    (layer,) = document["layers"]
+    assert (layer["path"], layer["constructor"]) == ("", "nn.LSTM(3, 4, proj_size=2, num_layers=2)")
+    assert layer["signatures"][0]["state_out"] == [[2, 2, 2], [2, 2, 4]]
+    assert layer["verify"]["tolerance"] == 1e-10 and document["dtype"] == "float64"
+    assert document["model_flops"] == 2 * layer["macs"]  # nothing else in it

@@ -180,6 +180,7 @@ class ModuleRecord:
     pending: tuple[Misfit, CallShapes, Any, Any] | None = None
     outer: tuple[Any, Any] | None = None
     inner_kept: KeptCall | None = None  # an own-forward module's first torch-level call in this call
+    aliases: list[str] = field(default_factory=list)  # the other names of a shared module
 
     def add_problem(self, text: str) -> None:
         if text not in self.problems:
@@ -198,6 +199,10 @@ class Recorder:
                 self.records[id(module)] = ModuleRecord(
                     path, module, module_spec(module), has_own_forward(module), batch
                 )
+        for path, module in model.named_modules(remove_duplicate=False):
+            record = self.records.get(id(module))
+            if record is not None and path != record.path:
+                record.aliases.append(path)
 
     @contextmanager
     def hooked(self) -> Iterator[None]:

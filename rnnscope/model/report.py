@@ -103,6 +103,7 @@ class RecurrentModule:
     own_forward: bool  # a subclass whose forward replaces torch's
     parameters: list[ParameterRow]
     gates: list[GateRow] | None = None  # --gates: which rows of each weight are which gate
+    aliases: list[str] = field(default_factory=list)  # other names of the same module (shared)
 
     @property
     def ok(self) -> bool:
@@ -112,6 +113,7 @@ class RecurrentModule:
     def to_dict(self) -> dict[str, Any]:
         return {
             "path": self.path,
+            "aliases": self.aliases,
             "class": self.class_name,
             "kind": self.kind,
             "cell": self.cell,

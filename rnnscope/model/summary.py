@@ -246,6 +246,7 @@ def _module_row(record: ModuleRecord, gates: bool, full: bool) -> RecurrentModul
         own_forward=record.own_forward,
         parameters=parameter_rows(spec, record.module),
         gates=gate_rows(spec) if gates else None,
+        aliases=record.aliases,
     )
 
 

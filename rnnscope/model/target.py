@@ -283,8 +283,8 @@ def moved(value: Any, device: torch.device, dtype: torch.dtype | None) -> Any:
     """Tensors inside value (tuples, lists, dicts, PackedSequences) moved to the device, and the
     floating ones cast to dtype where one was asked for."""
     if isinstance(value, torch.nn.utils.rnn.PackedSequence):
-        data = moved(value.data, device, dtype)
-        return value._replace(data=data)
+        on_device = value.to(device)  # its indices too; batch_sizes stay on the CPU, as torch wants
+        return on_device._replace(data=moved(on_device.data, device, dtype))
     if isinstance(value, torch.Tensor):
         if dtype is not None and value.is_floating_point():
             return value.to(device=device, dtype=dtype)

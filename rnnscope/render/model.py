@@ -130,6 +130,8 @@ def _signature_table(layer: RecurrentModule) -> Table:
 
 def _title(layer: RecurrentModule) -> Text:
     title = Text.assemble((_name(layer.path), "bold"), f"  {layer.constructor}")
+    if layer.aliases:
+        title.append(f"  (also {', '.join(layer.aliases)}: one module, shared)", style="dim")
     if not layer.class_name.startswith("torch.nn."):
         title.append(f"  ({layer.class_name})", style="dim")
     return title
