@@ -16,23 +16,11 @@ from typing import Any
 from rnnscope.checkpoint.discovery import FoundLayer, weight_settings
 from rnnscope.errors import BadInput
 from rnnscope.execution.runtime import notes_from_warnings, torch
-from rnnscope.layer.spec import format_shape
+from rnnscope.layer.spec import MODULE_SETTINGS, format_shape
 from rnnscope.report import Mismatch
 
 CLASS_NAMES = ("RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell")
 _MODULE_PATHS = ("", "nn", "torch.nn")
-# The layer's own settings; device, dtype and anything else are not part of what a file holds.
-SETTINGS = (
-    "input_size",
-    "hidden_size",
-    "num_layers",
-    "nonlinearity",
-    "bias",
-    "batch_first",
-    "dropout",
-    "bidirectional",
-    "proj_size",
-)
 _USAGE = "a literal call such as 'nn.LSTM(300, 512, num_layers=2)'"
 
 
@@ -82,8 +70,8 @@ def parse_constructor(text: str) -> Constructor:
     for name in kwargs:
         if name is None:
             raise bad("** is not a literal argument")
-        if name not in SETTINGS:
-            raise bad(f"{name}= is not one of the layer's settings ({', '.join(SETTINGS)})")
+        if name not in MODULE_SETTINGS:
+            raise bad(f"{name}= is not one of the layer's settings ({', '.join(MODULE_SETTINGS)})")
     return Constructor(text.strip(), class_name, args, {str(name): value for name, value in kwargs.items()})
 
 

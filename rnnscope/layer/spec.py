@@ -45,6 +45,21 @@ TORCH_MAX_BYTES = 2**63 - 1
 MAX_LAYERS = 1000
 
 
+# A module's own settings, as its constructor names them: what a file's layer or a model's module
+# has, where L, N and the rest of a LayerSpec belong to one run or call.
+MODULE_SETTINGS = (
+    "input_size",
+    "hidden_size",
+    "num_layers",
+    "nonlinearity",
+    "bias",
+    "batch_first",
+    "dropout",
+    "bidirectional",
+    "proj_size",
+)
+
+
 @dataclass(frozen=True)
 class LayerSpec:
     """One recurrent layer (or cell) and the synthetic input it is run on."""

@@ -20,7 +20,7 @@ from rnnscope.execution.reference import reference_forward
 from rnnscope.execution.runtime import TORCH_DTYPES, notes_from_warnings, resolve_device, run_failures, torch
 from rnnscope.inspection import parameter_rows, state_rows, tensor_rows
 from rnnscope.layer.equations import gate_rows
-from rnnscope.layer.spec import check_computes, check_run_options
+from rnnscope.layer.spec import MODULE_SETTINGS, check_computes, check_run_options
 from rnnscope.layer.states import state_notes
 from rnnscope.model.capture import VERIFY_CAP, ModuleRecord, Recorder, describe, qualified_name
 from rnnscope.model.report import (
@@ -235,7 +235,7 @@ def _module_row(record: ModuleRecord, gates: bool, full: bool) -> RecurrentModul
         class_name=qualified_name(type(record.module)),
         kind=spec.kind.value,
         cell=spec.cell,
-        config={name: value for name, value in spec.config().items() if name in _SETTINGS},
+        config={name: value for name, value in spec.config().items() if name in MODULE_SETTINGS},
         constructor=spec.constructor,
         total_params=sum(parameter.numel() for parameter in record.module.parameters()),
         calls=record.calls,
@@ -248,20 +248,6 @@ def _module_row(record: ModuleRecord, gates: bool, full: bool) -> RecurrentModul
         gates=gate_rows(spec) if gates else None,
         aliases=record.aliases,
     )
-
-
-# The module's own settings, as LayerSpec.config() names them (L and N belong to each call).
-_SETTINGS = (
-    "input_size",
-    "hidden_size",
-    "num_layers",
-    "bias",
-    "batch_first",
-    "dropout",
-    "bidirectional",
-    "proj_size",
-    "nonlinearity",
-)
 
 
 def verify_calls(record: ModuleRecord) -> CallsVerified | None:

@@ -283,8 +283,12 @@ def moved(value: Any, device: torch.device, dtype: torch.dtype | None) -> Any:
     """Tensors inside value (tuples, lists, dicts, PackedSequences) moved to the device, and the
     floating ones cast to dtype where one was asked for."""
     if isinstance(value, torch.nn.utils.rnn.PackedSequence):
-        on_device = value.to(device)  # its indices too; batch_sizes stay on the CPU, as torch wants
-        return on_device._replace(data=moved(on_device.data, device, dtype))
+        indices = {
+            name: getattr(value, name).to(device)
+            for name in ("sorted_indices", "unsorted_indices")
+            if getattr(value, name) is not None
+        }  # batch_sizes stay on the CPU, as torch wants them
+        return value._replace(data=moved(value.data, device, dtype), **indices)
     if isinstance(value, torch.Tensor):
         if dtype is not None and value.is_floating_point():
             return value.to(device=device, dtype=dtype)
