@@ -182,3 +182,43 @@ def shared_packed() -> tuple[nn.Module, tuple[nn.utils.rnn.PackedSequence]]:
 
 def bare_lstm() -> tuple[nn.Module, torch.Tensor]:
     return nn.LSTM(3, 4, proj_size=2, num_layers=2), torch.randn(5, 2, 3)
+
+
+class FlairLanguageModel(nn.Module):
+    """flair's LanguageModel, as tests/data/flair_lm.pt's state_dict names it (flair's save())."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.encoder = nn.Embedding(19, 8)
+        self.rnn = nn.LSTM(8, 16)
+        self.decoder = nn.Linear(16, 19)
+
+    def forward(self, characters: torch.Tensor) -> torch.Tensor:
+        output, _ = self.rnn(self.encoder(characters))
+        return self.decoder(output)
+
+
+class Embeddings(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.embeddings = nn.ModuleDict({"series": nn.Embedding(2, 1)})
+
+
+class RecurrentNetwork(nn.Module):
+    """pytorch-forecasting's RecurrentNetwork as tests/data/lightning_forecasting.ckpt names it
+    (a Lightning checkpoint: the state_dict under 'state_dict'), with its LSTM subclass's
+    own forward (lengths=, packing inside)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embeddings = Embeddings()
+        self.rnn = OwnForwardLSTM(2, 8, num_layers=2, batch_first=True, dropout=0.1)
+        self.output_projector = nn.Linear(8, 1)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        output, _ = self.rnn(x, lengths=lengths, enforce_sorted=False)
+        return self.output_projector(output)
+
+
+def recurrent_network() -> tuple[nn.Module, tuple[torch.Tensor, torch.Tensor]]:
+    return RecurrentNetwork(), (torch.randn(2, 6, 2), torch.tensor([6, 4]))

@@ -445,3 +445,30 @@ def test_the_model_itself_recurrent_in_float64() -> None:
     assert layer["signatures"][0]["state_out"] == [[2, 2, 2], [2, 2, 4]]
     assert layer["verify"]["tolerance"] == 1e-10 and document["dtype"] == "float64"
     assert document["model_flops"] == 2 * layer["macs"]  # nothing else in it
+
+
+@pytest.mark.parametrize(
+    ("target", "file", "inputs", "loaded"),
+    [
+        ("FlairLanguageModel", "flair_lm.pt", ["5,2:int64:19"], 7),  # flair's save(): protocol 4
+        ("recurrent_network", "lightning_forecasting.ckpt", [], 11),  # a Lightning checkpoint
+    ],
+)
+def test_checkpoints_from_the_wild_load_into_the_model(
+    target: str, file: str, inputs: list[str], loaded: int
+) -> None:
+    data = Path(__file__).parent / "data" / file
+    args = [f"{ZOO}:{target}", "--weights", str(data), "--stats"]
+    code, document = run_json(*args, *(word for text in inputs for word in ("--input", text)))
+    assert code == 0, document
+    weights = document["weights"]
+    assert (weights["container"], weights["prefix"], weights["loaded"]) == ("state_dict", "", loaded)
+    from rnnscope.checkpoint.reader import read_checkpoint
+
+    checkpoint = read_checkpoint(data)
+    (layer,) = checkpoint.layers
+    file_mean = float(checkpoint.state_dict(layer)["weight_ih_l0"].double().mean())
+    rows = [row for row in document["stats"] if row["tensor"] == "weight_ih" and row["layer"] == 0]
+    assert sum(row["mean"] for row in rows) / len(rows) == pytest.approx(file_mean)
+    rnn = document["layers"][0]
+    assert rnn["calls"] == 1 and rnn["verify"]["ok"] is True
