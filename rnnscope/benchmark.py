@@ -159,7 +159,7 @@ def bench(
         raise BadInput(f"--warmup must be 0 or more, got {warmup}")
     check_computes(device, "bench")
     check_torch_limits(spec, dtype)
-    torch_device = resolve_device(device)
+    torch_device = resolve_device(device, computes=True)
     torch_dtype = TORCH_DTYPES[dtype]
     needed = cost.training_bytes(spec, dtype) if backward else cost.forward_bytes(spec, dtype)
     check_fits(spec, torch_device, needed)

@@ -22,6 +22,7 @@ import typer
 
 from rnnscope.errors import BadInput, RnnscopeError
 from rnnscope.layer.spec import (
+    COMPUTE_DEVICE_CHOICES,
     DEVICE_CHOICES,
     DTYPES,
     Kind,
@@ -66,6 +67,7 @@ class LayerFlags:
     device: str
     dtype: str
     seed: int
+    computes: bool = False  # the command needs values: --device meta is not one of its devices
 
     def spec(self, kind: Kind) -> LayerSpec:
         """Validate every flag (in our flag names) and return the spec for ``kind``.
@@ -73,7 +75,7 @@ class LayerFlags:
         Raises:
             BadInput: the first invalid value or combination.
         """
-        check_run_options(self.device, self.dtype, self.seed)
+        check_run_options(self.device, self.dtype, self.seed, self.computes)
         return make_spec(
             kind,
             cell=self.cell,
@@ -186,7 +188,15 @@ def _option(*names: str, help: str) -> typer.models.OptionInfo:
     return option
 
 
-DeviceOption = Annotated[str, _option("--device", help=DEVICE_CHOICES + ".")]
+def _device_option(help: str) -> Any:
+    return Annotated[str, _option("--device", help=help)]
+
+
+# What --device offers in each command's --help: only the devices that command works on.
+SHAPES_DEVICES = DEVICE_CHOICES + " (meta: shapes only, nothing allocated)."
+COMPUTE_DEVICES = COMPUTE_DEVICE_CHOICES + "."
+DeviceOption = Annotated[str, _option("--device", help=SHAPES_DEVICES)]
+ComputeDeviceOption = Annotated[str, _option("--device", help=COMPUTE_DEVICES)]
 DtypeOption = Annotated[str, _option("--dtype", help=", ".join(DTYPES) + ".")]
 SeedOption = Annotated[int, _option("--seed", help="Seed for weights and input.")]
 
@@ -256,7 +266,7 @@ _LAYER_PARAMETERS: dict[str, tuple[Any, Any]] = {
         Annotated[bool, _option("--no-initial-state", help="Pass no h_0/c_0 (zeros).")],
         False,
     ),
-    "device": (DeviceOption, "cpu"),
+    "device": (DeviceOption, "cpu"),  # command() gives each command its own help
     "dtype": (DtypeOption, "float32"),
     "seed": (SeedOption, 0),
 }
@@ -276,36 +286,49 @@ def _parameters(spec: dict[str, tuple[Any, Any]]) -> list[inspect.Parameter]:
     ]
 
 
-def command(func: Callable[..., int]) -> Callable[..., None]:
+def command(
+    devices: str = SHAPES_DEVICES, computes: bool = False
+) -> Callable[[Callable[..., int]], Callable[..., None]]:
     """Give a command the shared flags and the one error boundary.
 
     The command declares ``output: Output`` (and ``layer: LayerFlags`` if it builds a layer)
     and returns its exit code; this wrapper turns the shared flags into those objects, and an
-    ``RnnscopeError`` into one line on stderr with the error's exit code.
+    ``RnnscopeError`` into one line on stderr with the error's exit code (with ``--debug`` the
+    traceback first, and the same exit code).
+
+    Args:
+        devices: the help of the layer flags' ``--device``: what this command works on.
+        computes: the command needs values, so ``--device`` names no meta in its errors.
     """
-    signature = inspect.signature(func)
-    wants_layer = "layer" in signature.parameters
-    own = [p for name, p in signature.parameters.items() if name not in ("layer", "output")]
-    added = (_parameters(_LAYER_PARAMETERS) if wants_layer else []) + _parameters(_OUTPUT_PARAMETERS)
+    layer_parameters = _LAYER_PARAMETERS | {"device": (_device_option(devices), "cpu")}
 
-    @functools.wraps(func)
-    def wrapper(**kwargs: Any) -> None:
-        output = Output(json=kwargs.pop("json_output"), debug=kwargs.pop("debug"))
-        if wants_layer:
-            kwargs["layer"] = LayerFlags(**{name: kwargs.pop(name) for name in _LAYER_PARAMETERS})
-        try:
-            code = func(output=output, **kwargs)
-        except RnnscopeError as error:
-            if output.debug:  # the traceback, and still the contract's exit code
-                traceback.print_exc(file=sys.stderr)
-            else:
-                sys.stderr.write(f"error: {error}\n")
-            raise typer.Exit(int(error.exit_code)) from None
-        raise typer.Exit(code)
+    def decorate(func: Callable[..., int]) -> Callable[..., None]:
+        signature = inspect.signature(func)
+        wants_layer = "layer" in signature.parameters
+        own = [p for name, p in signature.parameters.items() if name not in ("layer", "output")]
+        added = (_parameters(layer_parameters) if wants_layer else []) + _parameters(_OUTPUT_PARAMETERS)
 
-    wrapper.__signature__ = signature.replace(parameters=own + added)  # type: ignore[attr-defined]
-    wrapper.__annotations__ = {p.name: p.annotation for p in own + added}
-    return wrapper
+        @functools.wraps(func)
+        def wrapper(**kwargs: Any) -> None:
+            output = Output(json=kwargs.pop("json_output"), debug=kwargs.pop("debug"))
+            if wants_layer:
+                flags = {name: kwargs.pop(name) for name in layer_parameters}
+                kwargs["layer"] = LayerFlags(**flags, computes=computes)
+            try:
+                code = func(output=output, **kwargs)
+            except RnnscopeError as error:
+                if output.debug:  # the traceback, and still the contract's exit code
+                    traceback.print_exc(file=sys.stderr)
+                else:
+                    sys.stderr.write(f"error: {error}\n")
+                raise typer.Exit(int(error.exit_code)) from None
+            raise typer.Exit(code)
+
+        wrapper.__signature__ = signature.replace(parameters=own + added)  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {p.name: p.annotation for p in own + added}
+        return wrapper
+
+    return decorate
 
 
 def _version(value: bool) -> None:
@@ -335,7 +358,7 @@ PrefixOption = Annotated[
 
 
 @app.command("inspect")
-@command
+@command()
 def inspect_command(
     kind: KindArgument,
     layer: LayerFlags,
@@ -357,7 +380,7 @@ def inspect_command(
 
 
 @app.command("verify")
-@command
+@command(COMPUTE_DEVICES, computes=True)
 def verify_command(kind: KindArgument, layer: LayerFlags, output: Output) -> int:
     """Recompute the layer's outputs from its own weights with the textbook equations (float64,
     on the CPU) and compare them with what the module returned, per layer and direction.
@@ -376,10 +399,10 @@ def verify_command(kind: KindArgument, layer: LayerFlags, output: Output) -> int
 
 
 @app.command("smoke")
-@command
+@command()
 def smoke_command(
     output: Output,
-    device: DeviceOption = "cpu",
+    device: ComputeDeviceOption = "cpu",
     dtype: DtypeOption = "float32",
     junit: Annotated[
         Optional[Path], typer.Option("--junit", help="Write JUnit XML here, one testcase per case.")
@@ -400,12 +423,16 @@ def smoke_command(
         report = run_smoke(device, dtype, quick, progress, seed)
     if junit is not None:
         write_junit(report, junit)
+    if output.debug:  # where each raised case was raised: the --debug its errors point to
+        for case in report.failed:
+            if case.traceback is not None:
+                sys.stderr.write(f"{case.name}:\n{case.traceback}")
     output.show(report, "smoke_view")
     return 0 if report.ok else 1
 
 
 @app.command("compare")
-@command
+@command("Not used: compare counts from the formulas and builds nothing.")
 def compare_command(layer: LayerFlags, output: Output) -> int:
     """RNN, GRU and LSTM of the same sizes side by side: parameters, ratio to RNN, MACs,
     FLOPs and memory, from the closed formulas (nothing is built, so --device and --seed are
@@ -422,7 +449,7 @@ def compare_command(layer: LayerFlags, output: Output) -> int:
 
 
 @app.command("bench")
-@command
+@command(COMPUTE_DEVICES, computes=True)
 def bench_command(
     kind: KindArgument,
     layer: LayerFlags,
@@ -472,7 +499,7 @@ def _steps_as_seq_len(layer: LayerFlags, steps: Optional[int]) -> LayerFlags:
 
 
 @app.command("gradients")
-@command
+@command(COMPUTE_DEVICES, computes=True)
 def gradients_command(
     layer: LayerFlags,
     output: Output,
@@ -540,7 +567,7 @@ class Framework(str, Enum):
 
 
 @app.command("layout")
-@command
+@command("Not used: layout maps the weights on the CPU.")
 def layout_command(
     kind: KindArgument,
     layer: LayerFlags,
@@ -588,7 +615,7 @@ def layout_command(
 
 
 @app.command("draw")
-@command
+@command("Not used: draw builds nothing.")
 def draw_command(
     kind: KindArgument,
     layer: LayerFlags,
@@ -691,7 +718,7 @@ def activity_command(
 
 
 @app.command("load")
-@command
+@command()
 def load_command(
     file: Annotated[
         Path,
@@ -712,7 +739,7 @@ def load_command(
         bool, _option("--run", help="Rebuild each layer, load its tensors strictly and verify it.")
     ] = False,
     seed: Annotated[int, _option("--seed", help="Seed of the synthetic input for --run.")] = 0,
-    device: Annotated[str, _option("--device", help="Where --run verifies: " + DEVICE_CHOICES + ".")] = "cpu",
+    device: Annotated[str, _option("--device", help="Where --run verifies: " + COMPUTE_DEVICES)] = "cpu",
 ) -> int:
     """Find the recurrent layers in a checkpoint and inspect them, reading the file without
     running it: its pickle is walked statically, nothing it names is imported or called, and a

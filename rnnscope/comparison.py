@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rnnscope.layer.cost import forward_cost, ratio_vs_rnn, total_parameters
-from rnnscope.layer.spec import Kind, LayerSpec
+from rnnscope.layer.spec import Kind, LayerSpec, check_torch_limits
 
 # The order of the rows: the baseline first, then by gate count.
 KINDS = (Kind.rnn, Kind.gru, Kind.lstm)
@@ -65,10 +65,14 @@ def compare(
             ``--nonlinearity`` only on the RNN).
         dtype: sizes the memory columns.
         notes: what the caller wants said about how the flags were applied.
+
+    Raises:
+        BadInput: a layer no PyTorch can build or hold (its counts would describe nothing).
     """
     rows = []
     for kind in KINDS:
         spec = specs[kind]
+        check_torch_limits(spec, dtype)
         estimate = forward_cost(spec, dtype)
         rows.append(
             CompareRow(

@@ -241,7 +241,7 @@ def gradients(
     check_computes(device, "gradients")
     for spec in specs:
         check_torch_limits(spec, dtype)
-    torch_device = resolve_device(device)
+    torch_device = resolve_device(device, computes=True)
     for spec in specs:
         check_fits(spec, torch_device, cost.training_bytes(spec, dtype))
     plan = [

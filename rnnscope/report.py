@@ -313,22 +313,38 @@ class VerifyReport(LayerRun):
 class SmokeCase:
     """One configuration of the smoke matrix, run through inspect and verify.
 
-    ``error`` is the one-line reason it failed (a shape, the checks out of tolerance, or what
-    was raised), None when it passed. ``command`` reproduces it with ``rnnscope verify``.
+    Three checks, each named as what it is: ``shapes_ok`` (inspect: every tensor and parameter
+    shape and the parameter total equal their formulas), ``states`` (inspect: each row of the
+    final state that sits in the output equals its slice of it) and ``checks`` (verify: the
+    module against the textbook equations). ``error`` is the one-line reason the case failed (or
+    what was raised), None when it passed; ``traceback`` is where it was raised.
+    ``command`` reproduces it with ``rnnscope verify``.
     """
 
     name: str
     kind: str
     command: str
-    shapes_ok: bool
+    shapes_ok: bool | None  # None: inspect did not get to say (it raised)
+    states: list[StateRow]
     checks: list[CheckRow]
     seconds: float
     error: str | None = None
     raised: bool = False  # the error was raised, not a check that failed
+    traceback: str | None = None  # with ``raised``: the traceback, for --debug and JUnit
 
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    @property
+    def states_ok(self) -> bool | None:
+        """Every checked state equals its slice; None when no state was checked."""
+        checked = [row.ok for row in self.states if row.ok is not None]
+        return all(checked) if checked else None
+
+    @property
+    def failed_states(self) -> list[StateRow]:
+        return [row for row in self.states if row.ok is False]
 
     @property
     def worst(self) -> CheckRow | None:
@@ -344,13 +360,16 @@ class SmokeCase:
             "ok": self.ok,
             "error": self.error,
             "raised": self.raised,
+            "traceback": self.traceback,
             "kind": self.kind,
             "command": self.command,
             "shapes_ok": self.shapes_ok,
+            "states_ok": self.states_ok,
             "max_abs_error": worst.max_abs_error if worst else None,
             "max_rel_error": worst.max_rel_error if worst else None,
             "tolerance": worst.tolerance if worst else None,
             "failed_checks": [check.to_dict() for check in self.checks if not check.ok],
+            "failed_states": [row.to_dict() for row in self.failed_states],
             "seconds": self.seconds,
         }
 

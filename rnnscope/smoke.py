@@ -9,6 +9,7 @@ seconds on a CPU. A case that raises becomes a failed case carrying the error's 
 from __future__ import annotations
 
 import time
+import traceback
 import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -27,7 +28,7 @@ from rnnscope.layer.spec import (
     make_spec,
     spec_flags,
 )
-from rnnscope.report import CheckRow, ProgressCallback, SmokeCase, SmokeReport, Verdict
+from rnnscope.report import CheckRow, ProgressCallback, SmokeCase, SmokeReport, StateRow, Verdict
 from rnnscope.verification import verify
 
 # Small enough to run in milliseconds; input and hidden sizes differ so that a transposed or
@@ -122,9 +123,9 @@ def run_smoke(
         BadInput: an unknown device or dtype, meta (verify needs values), or a device that
             is not here. Anything a single case raises becomes that case's failure instead.
     """
-    check_run_options(device, dtype, seed)
+    check_run_options(device, dtype, seed, computes=True)
     check_computes(device, "smoke")
-    where = str(resolve_device(device))
+    where = str(resolve_device(device, computes=True))
     configs = smoke_configs(quick)
     started = time.perf_counter()
     cases = []
@@ -138,24 +139,43 @@ def run_smoke(
 def _run_case(config: SmokeConfig, device: str, dtype: str, seed: int) -> SmokeCase:
     started = time.perf_counter()
     command = config.command(device, dtype, seed)
-    shapes_ok = False
+    shapes_ok: bool | None = None
+    states: list[StateRow] = []
     checks: list[CheckRow] = []
     try:
         spec = config.spec
         inspected = inspect(spec, device, dtype, seed)
-        shapes_ok = inspected.ok
+        shapes_ok, states = not inspected.verdict.differing, inspected.states
         verified = verify(spec, device, dtype, seed)
         checks = verified.checks
     except Exception as error:  # a crash in one case is that case's failure, not the run's
         text = str(error) if isinstance(error, RnnscopeError) else f"{type(error).__name__}: {error}"
         elapsed = time.perf_counter() - started
         return SmokeCase(
-            config.name, config.kind.value, command, shapes_ok, checks, elapsed, text, raised=True
+            config.name,
+            config.kind.value,
+            command,
+            shapes_ok,
+            states,
+            checks,
+            elapsed,
+            text,
+            raised=True,
+            traceback=traceback.format_exc(),
         )
     elapsed = time.perf_counter() - started
     # inspect's shapes and states, verify's checks (its states are inspect's again)
     verdict = replace(inspected.verdict, out_of_tolerance=verified.verdict.out_of_tolerance)
-    return SmokeCase(config.name, config.kind.value, command, shapes_ok, checks, elapsed, _failure(verdict))
+    return SmokeCase(
+        config.name,
+        config.kind.value,
+        command,
+        shapes_ok,
+        states,
+        checks,
+        elapsed,
+        _failure(verdict),
+    )
 
 
 def _failure(verdict: Verdict) -> str | None:
@@ -217,12 +237,23 @@ def write_junit(report: SmokeReport, path: str | Path) -> None:
         problem = ElementTree.SubElement(
             element, tag, message=case.error, type="raised" if case.raised else "check"
         )
-        lines = [f"reproduce: {case.command}", f"shapes ok: {case.shapes_ok}"]
+        lines = [
+            f"reproduce: {case.command}",
+            f"shapes ok: {case.shapes_ok}",
+            f"states ok: {case.states_ok}",
+        ]
+        lines += [
+            f"{row.slot.state_expression} = {row.slot.equals}: max_abs_diff={row.max_abs_diff} "
+            f"tolerance={row.tolerance} ok=False" + (f" ({row.detail})" if row.detail else "")
+            for row in case.failed_states
+        ]
         lines += [
             f"{check.name}: max_abs_error={check.max_abs_error} max_rel_error={check.max_rel_error} "
             f"tolerance={check.tolerance} ok={check.ok}" + (f" ({check.detail})" if check.detail else "")
             for check in case.checks
         ]
+        if case.traceback is not None:
+            lines.append(case.traceback.rstrip())
         problem.text = "\n".join(lines)
     tree = ElementTree.ElementTree(suites)
     ElementTree.indent(tree)

@@ -53,7 +53,7 @@ def verify(
     check_computes(device, "verify")
     check_torch_limits(spec, dtype)  # before check_fits, whose "use --device meta" cannot help here
     check_fits(spec, torch.device("cpu"), forward_bytes(spec, "float64"))
-    ran = probe(spec, device, dtype, seed, training=False, weights=weights)
+    ran = probe(spec, device, dtype, seed, training=False, weights=weights, computes=True)
     float64_weights = {name: p.detach().to("cpu", torch.float64) for name, p in ran.module.named_parameters()}
     inputs = {name: tensor.to("cpu", torch.float64) for name, tensor in ran.inputs.items()}
     with torch.no_grad():

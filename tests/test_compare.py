@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from rnnscope.comparison import compare
 from rnnscope.render import compare_view
 from tests.helpers import rendered, run_cli, run_json
@@ -119,3 +121,15 @@ def test_compare_with_lengths_counts_real_steps_and_the_padded_rectangle() -> No
     assert rnn["padding_waste"] == lstm["padding_waste"] == 1 - 19 / 40
     result = run_cli("compare", "--lengths", "7,5,5,2", "--seq-len", "10")
     assert "sum(lengths) = 19" in result.stdout and "52% of which would be padding" in result.stdout
+
+
+@pytest.mark.parametrize("command", [["compare"], ["draw", "lstm", "--json"]])
+def test_a_layer_no_torch_can_build_is_bad_input(command: list[str]) -> None:
+    result = run_cli(*command, "--hidden-size", "99999999999999999999")
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr.startswith(
+        "error: h_0 (D·num_layers, N, H_out) would be (1, 32, 99999999999999999999)"
+    )
+    assert result.stderr.endswith(
+        "past the 2^63 - 1 bytes a PyTorch tensor can hold; lower --batch, --hidden-size\n"
+    )

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from rnnscope.cli import app
 from rnnscope.layer.spec import DTYPE_BYTES, DTYPES, TORCH_MAX_BYTES, Kind
 from tests.helpers import run_cli, run_json
 
@@ -105,13 +106,13 @@ def test_bad_input_is_one_line_exit_2(args: list[str], message: str) -> None:
     assert result.stderr == f"error: {message}\n"
 
 
-@pytest.mark.parametrize("command", [["verify", "gru"], ["smoke"], ["bench", "lstm"]])
+@pytest.mark.parametrize("command", [["verify", "gru"], ["smoke"], ["bench", "lstm"], ["gradients", "gru"]])
 def test_commands_that_need_values_refuse_meta_in_one_wording(command: list[str]) -> None:
     result = run_cli(*command, "--device", "meta")
     assert (result.exit_code, result.stdout) == (2, "")
     assert result.stderr == (
         f"error: --device meta: {command[0]} needs values and the meta device holds none "
-        "(it computes shapes only); use --device cpu or cuda\n"
+        "(it computes shapes only); use --device cpu or auto\n"
     )
 
 
@@ -211,6 +212,63 @@ def test_debug_shows_the_traceback_and_keeps_the_exit_code() -> None:
     assert result.stderr.startswith("Traceback (most recent call last):")
     last_line = result.stderr.rstrip().splitlines()[-1]
     assert last_line == "rnnscope.errors.BadInput: --proj-size applies to lstm only, not gru"
+
+
+def test_debug_keeps_the_exit_code_of_a_failed_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rnnscope.execution import probe
+
+    def fails(result: probe.Probe) -> None:
+        raise RuntimeError("planted kernel failure")
+
+    monkeypatch.setattr(probe, "_forward", fails)
+    plain = run_cli("inspect", "gru", "-L", "2", "-N", "1")
+    debug = run_cli("inspect", "gru", "-L", "2", "-N", "1", "--debug")
+    line = "error: the run failed on cpu: planted kernel failure; --debug shows where\n"
+    assert (plain.exit_code, plain.stderr) == (3, line)
+    assert debug.exit_code == 3 and debug.stderr.startswith("Traceback (most recent call last):")
+    assert "RuntimeError: planted kernel failure" in debug.stderr
+
+
+# Each command's --device help offers the devices it works on, and its errors suggest only those.
+
+
+@pytest.mark.parametrize("command", ["verify", "bench", "gradients", "smoke", "load"])
+def test_commands_that_need_values_offer_no_meta(command: str) -> None:
+    from typer.main import get_command
+
+    click_command = get_command(app).commands[command]  # type: ignore[attr-defined]
+    device = next(p for p in click_command.params if p.name == "device")
+    assert device.help.endswith("cpu, cuda, cuda:N, mps or auto.")
+    assert "meta" not in device.help
+
+
+def test_inspect_offers_meta() -> None:
+    from typer.main import get_command
+
+    click_command = get_command(app).commands["inspect"]  # type: ignore[attr-defined]
+    device = next(p for p in click_command.params if p.name == "device")
+    assert device.help == "cpu, cuda, cuda:N, mps, auto or meta (meta: shapes only, nothing allocated)."
+
+
+@pytest.mark.parametrize("command", [["verify", "gru"], ["bench", "gru"], ["gradients", "gru"], ["smoke"]])
+def test_an_unknown_device_names_what_the_command_takes(command: list[str]) -> None:
+    result = run_cli(*command, "--device", "tpu")
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == "error: --device must be cpu, cuda, cuda:N, mps or auto, got 'tpu'\n"
+
+
+@pytest.mark.parametrize("command", [["verify", "gru"], ["bench", "gru"], ["gradients", "gru"], ["smoke"]])
+def test_cuda_where_there_is_none_suggests_what_works(command: list[str]) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    result = run_cli(*command, "--device", "cuda")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: --device cuda: CUDA is not available here")
+    assert result.stderr.endswith("; use --device cpu or auto\n")
+    inspected = run_cli("inspect", "gru", "--device", "cuda")
+    assert inspected.stderr.endswith("; use --device cpu, auto or meta\n")
 
 
 @pytest.mark.parametrize("command", [["smoke"], ["verify", "rnn"], ["bench", "gru"], ["compare"]])

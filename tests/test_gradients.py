@@ -304,7 +304,7 @@ def test_progress_reports_each_forward_and_backward() -> None:
         (
             ["--device", "meta"],
             "--device meta: gradients needs values and the meta device holds none "
-            "(it computes shapes only); use --device cpu or cuda",
+            "(it computes shapes only); use --device cpu or auto",
         ),
         (
             ["--steps", "5", "-L", "6"],

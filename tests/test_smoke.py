@@ -118,6 +118,58 @@ def test_a_case_that_raises_is_a_failed_case(tmp_path: Path, monkeypatch: pytest
     assert suite is not None and suite.get("errors") == str(len(raised))
 
 
+def test_a_failed_states_check_is_named_as_states_not_shapes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rnnscope.layer import states
+
+    expression = states._output_expression
+
+    def first_step_for_gru(spec: LayerSpec, direction: int, sequence: int | None) -> str:
+        # A planted fault in the states layout of GRU: the forward state read at step 0.
+        text = expression(spec, direction, sequence)
+        return text.replace("-1", "0") if spec.kind is Kind.gru else text
+
+    monkeypatch.setattr(states, "_output_expression", first_step_for_gru)
+    junit = tmp_path / "smoke.xml"
+    document = run_json("smoke", "--quick", "--junit", str(junit), exit_code=1)
+    failed = [case for case in document["cases"] if not case["ok"]]
+    assert failed and all(case["kind"] == "gru" for case in failed)
+    for case in failed:
+        assert case["shapes_ok"] is True and case["states_ok"] is False
+        assert case["failed_checks"] == []  # verify's checks passed
+        assert case["failed_states"] and all(row["ok"] is False for row in case["failed_states"])
+        assert case["error"].startswith("states differ from their slice of the output: h_n[")
+    text = ElementTree.parse(junit).getroot().find("testsuite/testcase/failure")
+    assert text is not None and "shapes ok: True\nstates ok: False\n" in (text.text or "")
+    shown = rendered(smoke_view(run_smoke(quick=True)))
+    row = next(line for line in shown.splitlines() if line.startswith("gru --layers 2"))
+    assert row.split()[-5:-3] == ["✓", "✗"]  # shapes ✓, states ✗
+
+
+def test_smoke_debug_shows_where_a_case_raised(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    verify = verification.verify
+
+    def breaks_on_cells(spec: LayerSpec, *args: Any) -> VerifyReport:
+        if spec.cell:
+            raise RuntimeError("planted failure")
+        return verify(spec, *args)
+
+    monkeypatch.setattr(smoke, "verify", breaks_on_cells)
+    junit = tmp_path / "smoke.xml"
+    plain = run_cli("smoke", "--quick")
+    assert plain.exit_code == 1 and "Traceback" not in plain.stderr
+    result = run_cli("smoke", "--quick", "--debug", "--junit", str(junit))
+    assert result.exit_code == 1
+    assert result.stderr.count("Traceback (most recent call last):") == sum(
+        "--cell" in c.name for c in smoke_configs(quick=True)
+    )
+    assert 'raise RuntimeError("planted failure")' in result.stderr
+    errors = ElementTree.parse(junit).getroot().findall("testsuite/testcase/error")
+    assert errors and all("RuntimeError: planted failure" in (e.text or "") for e in errors)
+    assert all("Traceback (most recent call last):" in (e.text or "") for e in errors)
+
+
 def test_smoke_refuses_bad_options() -> None:
     result = run_cli("smoke", "--dtype", "float8")
     assert result.exit_code == 2

@@ -68,7 +68,7 @@ def load(
     Raises:
         BadInput: an unreadable or unsafe file, a prefix that is not there, a bad constructor.
     """
-    check_run_options(device, "float32", seed)
+    check_run_options(device, "float32", seed, computes=True)
     if run:
         check_computes(device, "load --run")
     constructor = None

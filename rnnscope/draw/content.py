@@ -18,6 +18,7 @@ from rnnscope.layer.spec import (
     LayerSpec,
     Shape,
     TensorFormula,
+    check_torch_limits,
     expected_batch_sizes,
     expected_tensors,
     format_shape,
@@ -165,7 +166,11 @@ def unroll(spec: LayerSpec, notes: list[str] | None = None) -> Drawing:
     Every shape comes from the documented formulas: at each step the batch is N (none when
     unbatched), or with --lengths the number of sequences still running (batch_sizes[t]); the
     states entering and leaving a row are rows of h_0 / h_n, as the states rows number them.
+
+    Raises:
+        BadInput: a layer no PyTorch can build or hold (its shapes would describe nothing).
     """
+    check_torch_limits(spec, "float32")
     tensors = {formula.name: formula for formula in expected_tensors(spec)}
     seq_len = 1 if spec.cell else (max(spec.lengths) if spec.lengths is not None else spec.seq_len)
     steps = steps_to_show(seq_len, spec.lengths)

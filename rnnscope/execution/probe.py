@@ -137,6 +137,7 @@ def probe(
     seed: int = 0,
     training: bool = True,
     weights: dict[str, torch.Tensor] | None = None,
+    computes: bool = False,
 ) -> Probe:
     """Build the module, make its input and run the forward pass.
 
@@ -148,6 +149,7 @@ def probe(
         training: False puts the module in eval mode (dropout off).
         weights: a state_dict to load with ``strict=True`` instead of the seeded initial weights
             (``load --run``); the seed still draws the input.
+        computes: the caller needs values (verify): a device error suggests no meta.
 
     Raises:
         BadInput: a device that is not here, a layer past what PyTorch can build or hold, or a
@@ -155,7 +157,7 @@ def probe(
         RunFailed: the forward pass failed although the input was valid.
     """
     check_torch_limits(spec, dtype)
-    torch_device = resolve_device(device)
+    torch_device = resolve_device(device, computes)
     torch_dtype = TORCH_DTYPES[dtype]
     check_fits(spec, torch_device, forward_bytes(spec, dtype))
     notes: list[str] = []

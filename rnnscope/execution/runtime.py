@@ -45,12 +45,15 @@ TORCH_DTYPES = {
 }
 
 
-def resolve_device(name: str) -> torch.device:
+def resolve_device(name: str, computes: bool = False) -> torch.device:
     """Turn ``--device`` into a device that exists here.
+
+    ``computes``: the command needs values, so the devices suggested instead leave out meta.
 
     Raises:
         BadInput: CUDA or MPS asked for where there is none, or a CUDA index past the last.
     """
+    instead = "cpu or auto" if computes else "cpu, auto or meta"
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda", torch.cuda.current_device())
@@ -62,7 +65,7 @@ def resolve_device(name: str) -> torch.device:
             build = f"CUDA {torch.version.cuda}" if torch.version.cuda else "a CPU-only build"
             raise BadInput(
                 f"--device {name}: CUDA is not available here (torch {torch.__version__}, "
-                f"{build}); use --device cpu, auto or meta"
+                f"{build}); use --device {instead}"
             )
         count = torch.cuda.device_count()
         index = int(name.partition(":")[2] or torch.cuda.current_device())
@@ -72,7 +75,7 @@ def resolve_device(name: str) -> torch.device:
             )
         return torch.device("cuda", index)
     if name == "mps" and not torch.backends.mps.is_available():
-        raise BadInput("--device mps: MPS is not available here; use --device cpu, auto or meta")
+        raise BadInput(f"--device mps: MPS is not available here; use --device {instead}")
     return torch.device(name)
 
 

@@ -30,6 +30,9 @@ DTYPES = ("float32", "float64", "float16", "bfloat16")
 DTYPE_BYTES = {"float32": 4, "float64": 8, "float16": 2, "bfloat16": 2}
 _DEVICE_PATTERN = re.compile(r"^(cpu|cuda|cuda:\d+|mps|auto|meta)$")
 DEVICE_CHOICES = "cpu, cuda, cuda:N, mps, auto or meta"
+# The devices of a command that computes values (verify, smoke, bench, gradients, load --run):
+# the meta device holds none (check_computes refuses it).
+COMPUTE_DEVICE_CHOICES = "cpu, cuda, cuda:N, mps or auto"
 DEFAULT_SEQ_LEN = 100
 DEFAULT_BATCH = 32
 
@@ -313,11 +316,16 @@ def _check_lengths(
     return limit, len(lengths)
 
 
-def check_run_options(device: str, dtype: str, seed: int = 0) -> None:
+def check_run_options(device: str, dtype: str, seed: int = 0, computes: bool = False) -> None:
     """Check --device and --dtype spellings (whether the device exists is torch's question) and
-    that --seed is a value torch.manual_seed takes."""
+    that --seed is a value torch.manual_seed takes.
+
+    ``computes``: the command needs values, so the devices it names leave out meta (which
+    ``check_computes`` refuses with the reason).
+    """
     if not _DEVICE_PATTERN.match(device):
-        raise BadInput(f"--device must be {DEVICE_CHOICES}, got {device!r}")
+        choices = COMPUTE_DEVICE_CHOICES if computes else DEVICE_CHOICES
+        raise BadInput(f"--device must be {choices}, got {device!r}")
     if dtype not in DTYPES:
         raise BadInput(f"--dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
     if not SEED_MIN <= seed <= SEED_MAX:
@@ -335,7 +343,7 @@ def check_computes(device: str, command: str) -> None:
     if device == "meta":
         raise BadInput(
             f"--device meta: {command} needs values and the meta device holds none "
-            "(it computes shapes only); use --device cpu or cuda"
+            "(it computes shapes only); use --device cpu or auto"
         )
 
 

@@ -87,6 +87,7 @@ def smoke_view(report: SmokeReport) -> RenderableType:
     table = new_table(f"Smoke: inspect + verify on {report.device}, {report.dtype}")
     table.add_column("case", overflow="fold")
     table.add_column("shapes", justify="center")
+    table.add_column("states", justify="center")
     table.add_column("max rel err", justify="right", no_wrap=True)
     table.add_column("tolerance", justify="right", no_wrap=True)
     table.add_column("", justify="center")
@@ -95,6 +96,7 @@ def smoke_view(report: SmokeReport) -> RenderableType:
         table.add_row(
             Text(case.name),
             mark(case.shapes_ok),
+            mark(case.states_ok),
             error_text(worst.max_rel_error) if worst else UNKNOWN,
             f"{worst.tolerance:g}" if worst else UNKNOWN,
             mark(case.ok),
