@@ -197,13 +197,14 @@ def explain_ratio(spec: LayerSpec) -> str:
 def packed_notes(lengths: tuple[int, ...], seq_len: int) -> list[str]:
     """What packing did to this batch, in its own numbers (where h_n sits: states.state_notes)."""
     total, longest, n = sum(lengths), max(lengths), len(lengths)
+    padded = longest * n - total
     notes = [
         f"lengths {','.join(map(str, lengths))}: the packed data holds {total} real steps of the "
         f"L × N = {seq_len} × {n} = {seq_len * n} in the padded input: run unpacked, "
         f"{1 - total / (seq_len * n):.0%} of the work would go to padding.",
         f"output_padded is padded to the longest sequence ({longest})"
-        + (f", not --seq-len ({seq_len})" if longest != seq_len else ", here also --seq-len")
-        + f": pad_packed_sequence was called without total_length. Its {longest * n - total} "
-        "padded positions are zeros.",
+        + (f", not --seq-len ({seq_len})" if longest != seq_len else ", which is L")
+        + ": pad_packed_sequence was called without total_length. "
+        + ("Its 1 padded position is zero." if padded == 1 else f"Its {padded} padded positions are zeros."),
     ]
     return notes

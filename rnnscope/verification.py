@@ -114,10 +114,9 @@ def _check(name: str, actual: torch.Tensor, expected: torch.Tensor, limit: float
 
 
 def _notes(spec: LayerSpec, device_type: str, dtype: str, limit: float) -> list[str]:
-    dropout = f" (--dropout {spec.dropout:g} applies in training only)" if spec.dropout else ""
     notes = [
-        f"the module ran in eval mode, so dropout is off{dropout}; the reference recomputed it "
-        f"in float64 on the CPU from the module's own weights and inputs.",
+        "the module ran in eval mode; the reference recomputed it "
+        "in float64 on the CPU from the module's own weights and inputs.",
         f"an error is max |a − r| / max(|r|, 1) (relative above 1, absolute below); "
         f"{dtype} on {device_type} passes up to {limit:g}.",
     ]

@@ -45,7 +45,7 @@ BAD_INPUT = [
     ),
     (["rnn", "--device", "tpu"], "--device must be cpu, cuda, cuda:N, mps, auto or meta, got 'tpu'"),
     (["rnn", "--dtype", "int8"], "--dtype must be one of float32, float64, float16, bfloat16, got 'int8'"),
-    (["rnn", "--lengths", "3,0"], "--lengths must each be between 1 and --seq-len (100), got 0"),
+    (["rnn", "--lengths", "3,0"], "--lengths must each be 1 or more, got 0"),
     (
         ["rnn", "--lengths", "3,9", "--seq-len", "8"],
         "--lengths must each be between 1 and --seq-len (8), got 9",

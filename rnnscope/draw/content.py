@@ -19,6 +19,7 @@ from rnnscope.layer.spec import (
     Shape,
     TensorFormula,
     check_torch_limits,
+    dropout_note,
     expected_batch_sizes,
     expected_tensors,
     format_shape,
@@ -312,8 +313,9 @@ def _notes(spec: LayerSpec) -> list[str]:
     notes = []
     if not spec.initial_state:
         notes.append("no h_0 is passed (--no-initial-state): PyTorch starts every row from zeros")
-    if spec.dropout and spec.num_layers > 1:
-        notes.append(f"dropout p={spec.dropout:g} acts on the input of layers 1 and up, in training only")
+    dropout = dropout_note(spec, "")
+    if dropout is not None:
+        notes.append(dropout)
     if spec.lengths is not None:
         notes.append(
             f"a packed batch runs max(lengths) = {max(spec.lengths)} steps; at step t only the "

@@ -14,10 +14,13 @@ from rnnscope.execution.runtime import (
     torch,
 )
 from rnnscope.layer.cost import forward_bytes
-from rnnscope.layer.spec import Kind, LayerSpec, check_torch_limits, command_line
+from rnnscope.layer.spec import Kind, LayerSpec, check_torch_limits, command_line, dropout_note
 
 nn = torch.nn
 rnn_utils = torch.nn.utils.rnn
+
+# PyTorch's warning for --dropout on one layer; spec.dropout_note says it in rnnscope's words.
+_TORCH_DROPOUT_WARNING = "dropout option adds dropout after all but last recurrent layer"
 
 # The meta device walks every time step of every layer and direction in Python (measured here:
 # about 1.2 s once plus 5-6 ms per step): past this many steps the forward pass is skipped.
@@ -172,6 +175,10 @@ def probe(
         if result.skipped_reason is None:
             with torch.inference_mode():
                 _forward(result)
+    notes[:] = [note for note in notes if not note.startswith(_TORCH_DROPOUT_WARNING)]
+    note = dropout_note(spec, "" if result.skipped_reason else "train" if training else "eval")
+    if note is not None:
+        notes.insert(0, note)
     return result
 
 

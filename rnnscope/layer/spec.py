@@ -275,6 +275,34 @@ def _check_cell_flags(
         raise BadInput("--seq-len does not apply with --cell (a cell runs one time step)")
 
 
+def dropout_note(spec: LayerSpec, mode: str) -> str | None:
+    """Where ``--dropout`` acts, in one sentence that inspect, verify and draw share.
+
+    PyTorch applies dropout to the output of every layer but the top one, as it feeds the next
+    layer, and only in training mode. ``mode`` says what this run did: ``"train"`` (inspect's
+    forward), ``"eval"`` (verify's) or ``""`` (draw: nothing runs).
+    """
+    if not spec.dropout:
+        return None
+    p = f"--dropout {spec.dropout:g}"
+    if spec.num_layers == 1:
+        return (
+            f"{p} does nothing here: PyTorch drops between stacked layers only (on the output of "
+            "each layer but the top one, as it feeds the next), and this module has one layer"
+        )
+    below_top = spec.num_layers - 1  # the layers whose output is dropped
+    tops = {1: "layer 0", 2: "layers 0 and 1"}.get(below_top, f"layers 0 to {below_top - 1}")
+    run = {
+        "train": "; this run was in training mode, so it dropped",
+        "eval": "; this run was in eval mode, so nothing was dropped",
+        "": "",
+    }[mode]
+    return (
+        f"{p} acts between stacked layers: on the output of {tops} as it feeds the next layer, "
+        f"never after the top one, and in training mode only{run}"
+    )
+
+
 def parse_lengths(text: str) -> tuple[int, ...]:
     """Parse ``--lengths 7,5,5,2``."""
     try:
@@ -292,17 +320,19 @@ def _check_lengths(
     unbatched: bool,
     enforce_sorted: bool,
 ) -> tuple[int, int]:
-    """Check ``--lengths`` against the other flags; return the (seq_len, batch) it implies."""
+    """Check ``--lengths`` against the other flags; return the (seq_len, batch) it implies:
+    L = max(lengths) unless --seq-len is given."""
     if cell:
         raise BadInput("--lengths does not apply with --cell (a cell runs one time step)")
     if unbatched:
         raise BadInput("--lengths does not apply with --unbatched (lengths are per batch element)")
     if not lengths:
         raise BadInput("--lengths needs at least one length")
-    limit = DEFAULT_SEQ_LEN if seq_len is None else seq_len
     for length in lengths:
-        if not 1 <= length <= limit:
-            raise BadInput(f"--lengths must each be between 1 and --seq-len ({limit}), got {length}")
+        if seq_len is None and length < 1:
+            raise BadInput(f"--lengths must each be 1 or more, got {length}")
+        if seq_len is not None and not 1 <= length <= seq_len:
+            raise BadInput(f"--lengths must each be between 1 and --seq-len ({seq_len}), got {length}")
     if batch is not None and batch != len(lengths):
         raise BadInput(
             f"--batch ({batch}) must equal the number of --lengths ({len(lengths)}), or be left out"
@@ -313,7 +343,9 @@ def _check_lengths(
             + ",".join(map(str, lengths))
             + ": sort them, or drop --enforce-sorted (--no-enforce-sorted, the default)"
         )
-    return limit, len(lengths)
+    # Without --seq-len the padded batch is as long as its longest sequence, as
+    # pad_packed_sequence gives it back; an explicit --seq-len pads further.
+    return max(lengths) if seq_len is None else seq_len, len(lengths)
 
 
 def check_run_options(device: str, dtype: str, seed: int = 0, computes: bool = False) -> None:
@@ -448,10 +480,12 @@ def spec_flags(spec: LayerSpec) -> tuple[str, ...]:
         implied.add("seq_len")
     if spec.unbatched or spec.lengths is not None:
         implied.add("batch")
+    # --lengths without --seq-len gives L = max(lengths): that is its default then.
+    defaults = _DEFAULTS | ({"seq_len": max(spec.lengths)} if spec.lengths is not None else {})
     words: list[str] = []
     for name, flag, switch_value in _SPEC_FLAGS:
         value = getattr(spec, name)
-        if name in implied or value == _DEFAULTS[name]:
+        if name in implied or value == defaults[name]:
             continue
         if switch_value is not None:
             words.append(flag)

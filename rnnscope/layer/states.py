@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from rnnscope.layer.spec import LayerSpec
+from rnnscope.layer.spec import LayerSpec, expected_tensors, format_shape
 
 DIRECTIONS = ("forward", "reverse")
 
@@ -148,21 +148,28 @@ def state_notes(spec: LayerSpec) -> list[str]:
     if spec.cell:
         return [_cell_note(spec)]
     d, layers = spec.directions, spec.num_layers
-    batch = "" if spec.unbatched else "N, "
-    batch_value = "" if spec.unbatched else f"{spec.batch}, "
+    # The shapes said here are the tensor table's expected shapes: the same TensorFormula objects.
+    tensors = {tensor.name: tensor for tensor in expected_tensors(spec)}
+    h_n = tensors["h_n"]
+    per_row = h_n.formula.removeprefix("(D·num_layers, ")[:-1]  # "N, H_out" or "H_out"
+    row_values = ", ".join(map(str, h_n.shape[1:]))
     rows = "direction 0 forward, 1 reverse" if spec.bidirectional else "one direction, so direction is 0"
     notes = [
-        f"h_n is (D·num_layers, {batch}H_out) = ({d * layers}, {batch_value}{spec.h_out}): "
-        f"h_n.view(num_layers, D, {batch}H_out) = view({layers}, {d}, {batch_value}{spec.h_out}) "
+        f"h_n is {h_n.formula} = {format_shape(h_n.shape)}: "
+        f"h_n.view(num_layers, D, {per_row}) = view({layers}, {d}, {row_values}) "
         f"splits its first axis, so row layer·D + direction is that layer and direction "
         f"({rows}). output holds the last layer's h_t only"
         + ("; c_n is never in it." if spec.has_cell_state else ".")
     ]
     if spec.batch_first and not spec.unbatched:
+        states = "; ".join(
+            f"{prefix}_0 and {prefix}_n {tensors[prefix + '_n'].formula} = "
+            f"{format_shape(tensors[prefix + '_n'].shape)}"
+            for prefix in (("h", "c") if spec.has_cell_state else ("h",))
+        )
         notes.append(
-            "--batch-first lays out input and output as (N, L, ·) only: h_0, h_n"
-            + (" and c_n" if spec.has_cell_state else "")
-            + " keep N second, (D·num_layers, N, H_out), as without it."
+            f"--batch-first lays out input and output as (N, L, ·) only: the states keep N second, "
+            f"as without it: {states}."
         )
     if spec.lengths is not None:
         notes += _lengths_notes(spec, spec.lengths)

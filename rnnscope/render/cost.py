@@ -10,8 +10,9 @@ from rnnscope.layer.cost import Cost, LayerCost
 from rnnscope.render.common import count, layer_label, new_table, note_lines, size
 
 
-def cost_view(cost: Cost) -> RenderableType:
-    """MACs per layer and direction, the FLOP total and the memory of one forward pass."""
+def cost_view(cost: Cost, cell: bool = False) -> RenderableType:
+    """MACs per layer and direction (a cell: its one row), the FLOP total and the memory of one
+    forward pass."""
     projections = any(row.projection_macs for row in cost.layers)
     table = new_table("Cost: MACs and FLOPs of one forward pass")
     table.add_column("layer", no_wrap=True)
@@ -26,7 +27,7 @@ def cost_view(cost: Cost) -> RenderableType:
     groups = _identical_layers(cost.layers)
     for first, last, directions in groups:
         for row in directions:
-            label = layer_label(first, row.direction)
+            label = "cell" if cell else layer_label(first, row.direction)
             if last > first:
                 label = f"{first}–{last} {'rev' if row.direction == 'reverse' else 'fwd'}"
             cells = [label, count(row.rows), count(row.input_macs)]

@@ -30,13 +30,13 @@ def inspect_view(report: InspectReport) -> RenderableType:
         _header(report),
         tensor_table(report.tensors),
         state_view(report.states, report.state_notes),
-        parameter_table(report.parameters),
-        summary_table(report.layers),
+        parameter_table(report.parameters, report.cell),
+        summary_table(report.layers, report.cell),
     ]
     if report.gates is not None:
-        sections.append(gate_table(report.gates))
+        sections.append(gate_table(report.gates, report.cell))
     if report.cost is not None:
-        sections.append(cost_view(report.cost))
+        sections.append(cost_view(report.cost, report.cell))
     return spaced(*sections, _totals(report))
 
 
@@ -75,20 +75,22 @@ def tensor_table(rows: list[TensorRow]) -> Table:
 
 def state_view(rows: list[StateRow], notes: list[str]) -> RenderableType:
     """Each row of h_n / c_n: the slice of output it equals (checked), or why it is in none."""
+    # A cell's state (index None) has no layer or direction: no layer column then.
+    cell = all(row.slot.index is None for row in rows)
     table = new_table("States: the slice of output that equals each row of the final state")
     table.add_column("state", no_wrap=True)
-    table.add_column("layer", no_wrap=True)
+    if not cell:
+        table.add_column("layer", no_wrap=True)
     table.add_column("equals, or why it is in no slice of output", overflow="fold")
     table.add_column("max |diff|", justify="right", no_wrap=True)
     table.add_column("", justify="center")
     for row in rows:
         slot = row.slot
         equals = Text(slot.equals) if slot.equals is not None else Text(slot.reason or "", style="dim")
-        table.add_row(
-            slot.state_expression, layer_label(slot.layer, slot.direction), equals, _diff(row), mark(row.ok)
-        )
+        layer = [] if cell else [layer_label(slot.layer, slot.direction)]
+        table.add_row(slot.state_expression, *layer, equals, _diff(row), mark(row.ok))
         if row.detail is not None:
-            table.add_row("", "", Text(row.detail, style="red"), "", "")
+            table.add_row("", *[""] * len(layer), Text(row.detail, style="red"), "", "")
     return Group(table, *note_lines(notes, style="dim"))
 
 
@@ -110,10 +112,12 @@ def _gates(row: ParameterRow) -> str:
     return f"{' '.join(g.gate for g in row.gates)} {len(row.gates)}×{format_shape(block)}"
 
 
-def parameter_table(rows: list[ParameterRow]) -> Table:
+def parameter_table(rows: list[ParameterRow], cell: bool = False) -> Table:
+    """Each parameter with its layer and direction (a cell has neither: no layer column)."""
     table = new_table("Parameters, in named_parameters() order, split into gate blocks")
     table.add_column("parameter", no_wrap=True)
-    table.add_column("layer", no_wrap=True)
+    if not cell:
+        table.add_column("layer", no_wrap=True)
     table.add_column("shape", no_wrap=True)
     table.add_column("numel", justify="right", no_wrap=True)
     table.add_column("gate blocks", overflow="fold")
@@ -121,7 +125,7 @@ def parameter_table(rows: list[ParameterRow]) -> Table:
     for row in rows:
         table.add_row(
             row.name,
-            layer_label(row.layer, row.direction),
+            *([] if cell else [layer_label(row.layer, row.direction)]),
             format_shape(row.shape),
             f"{row.numel:,}",
             _gates(row),
@@ -130,13 +134,18 @@ def parameter_table(rows: list[ParameterRow]) -> Table:
     return table
 
 
-def summary_table(rows: list[LayerParameters]) -> Table:
-    table = new_table("Parameters per layer and direction: the closed formula")
-    table.add_column("layer", no_wrap=True)
+def summary_table(rows: list[LayerParameters], cell: bool = False) -> Table:
+    """The closed parameter formula per layer and direction (a cell: its one row)."""
+    if cell:
+        table = new_table("Parameters of the cell: the closed formula")
+    else:
+        table = new_table("Parameters per layer and direction: the closed formula")
+        table.add_column("layer", no_wrap=True)
     table.add_column("formula")
     table.add_column("count", justify="right")
     for row in rows:
-        table.add_row(layer_label(row.layer, row.direction), f"{row.formula}\n{row.worked}", f"{row.count:,}")
+        label = [] if cell else [layer_label(row.layer, row.direction)]
+        table.add_row(*label, f"{row.formula}\n{row.worked}", f"{row.count:,}")
     return table
 
 
@@ -166,9 +175,14 @@ def _totals(report: InspectReport) -> RenderableType:
     return Group(total, Text(report.explanation), *verdicts)
 
 
-def gate_table(rows: list[GateRow]) -> Table:
+def gate_table(rows: list[GateRow], cell: bool = False) -> Table:
     """Which rows of each weight are which gate's matrix (layer 0; the rest split alike)."""
-    table = new_table("Gate blocks of layer 0 (all layers and directions alike)")
+    title = (
+        "Gate blocks of the cell's weights"
+        if cell
+        else "Gate blocks of layer 0 (all layers and directions alike)"
+    )
+    table = new_table(title)
     table.add_column("parameter", no_wrap=True)
     table.add_column("rows", no_wrap=True, justify="right")
     table.add_column("symbol", no_wrap=True)

@@ -19,7 +19,11 @@ def load_view(report: LoadReport) -> RenderableType:
     if report.layers:
         sections.append(_layer_table(report.layers))
     for layer in report.layers:
-        sections += [_layer_detail(layer), parameter_table(layer.parameters), summary_table(layer.layers)]
+        sections += [
+            _layer_detail(layer),
+            parameter_table(layer.parameters, layer.cell),
+            summary_table(layer.layers, layer.cell),
+        ]
     if report.problems:
         sections.append(_problems(report.problems))
     if report.expectation is not None:

@@ -34,7 +34,7 @@ def verify_view(report: VerifyReport) -> RenderableType:
         check_table(report.checks, "Module against the textbook equations (float64 reference)"),
         state_view(report.states, []),
         equation_table(report.equations),
-        gate_table(report.gates),
+        gate_table(report.gates, report.cell),
         _verdict(report),
     )
 
