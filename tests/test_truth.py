@@ -3,7 +3,7 @@ each against the run's own tensors or settings."""
 
 from __future__ import annotations
 
-from tests.conftest import run_cli, run_json
+from tests.helpers import run_cli, run_json
 
 
 def test_the_batch_first_note_gives_each_state_its_own_width() -> None:
