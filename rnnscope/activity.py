@@ -293,7 +293,7 @@ def activity(
         check_data_shape(spec, tuple(data[1].shape), data[0].file, chosen is not None)
     check_torch_limits(spec, dtype)
     # The float64 copy the gates are recomputed from, beside the layer itself (probe checks that).
-    check_fits(spec, resolve_device(device), forward_bytes(spec, "float64"))
+    check_fits(spec, resolve_device(device, computes=True), forward_bytes(spec, "float64"))
     ran = probe(
         spec, device, dtype, seed, training=False, weights=None if chosen is None else chosen.state_dict()
     )

@@ -655,7 +655,7 @@ def _sizes_from_data(layer: LayerFlags, kind: Kind, data: "InputData") -> LayerF
 
 
 @app.command("activity")
-@command
+@command(COMPUTE_DEVICES, computes=True)
 def activity_command(
     kind: KindArgument,
     layer: LayerFlags,

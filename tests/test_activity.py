@@ -450,7 +450,7 @@ def test_a_malicious_input_file_runs_nothing(tmp_path: Path) -> None:
         (
             ["lstm", "--device", "meta"],
             "--device meta: activity needs values and the meta device holds none (it computes shapes only); "
-            "use --device cpu or cuda",
+            "use --device cpu or auto",
         ),
         (["lstm", "--from", "missing.pt"], "missing.pt: no such file"),
     ],

@@ -232,7 +232,7 @@ def test_debug_keeps_the_exit_code_of_a_failed_run(monkeypatch: pytest.MonkeyPat
 # Each command's --device help offers the devices it works on, and its errors suggest only those.
 
 
-@pytest.mark.parametrize("command", ["verify", "bench", "gradients", "smoke", "load"])
+@pytest.mark.parametrize("command", ["verify", "bench", "gradients", "smoke", "load", "activity"])
 def test_commands_that_need_values_offer_no_meta(command: str) -> None:
     from typer.main import get_command
 
