@@ -757,7 +757,7 @@ def load_command(
 
 
 @app.command("model")
-@command
+@command()
 def model_command(
     target: Annotated[
         str,
