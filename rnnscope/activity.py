@@ -64,6 +64,7 @@ class GateActivity:
         self.spec, self.low, self.high, self.path = spec, low, high, path
         self.gates = SIGMOID_GATES[spec.kind.value]
         self.pairs = 0  # (step, sequence) pairs counted per unit, the same for every gate
+        self.calls = 0
         self._left: dict[tuple[int, int, str], Tensor] = {}
         self._right: dict[tuple[int, int, str], Tensor] = {}
 
@@ -114,6 +115,7 @@ class GateActivity:
 
         with torch.no_grad():
             reference_forward(spec, cast, inputs, on_gates=count)
+        self.calls += 1
 
     def _call_spec(self, x: Tensor, lengths: Sequence[int] | None) -> LayerSpec:
         """The spec with this call's L, N and lengths, read off its input."""

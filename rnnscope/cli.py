@@ -352,6 +352,8 @@ KindArgument = Annotated[Kind, typer.Argument(help="rnn, lstm or gru.", case_sen
 FromOption = Annotated[
     Optional[Path], _option("--from", help="Take the layer and its weights from this checkpoint.")
 ]
+LowOption = Annotated[float, _option("--low", help="A gate below this is left-saturated.")]
+HighOption = Annotated[float, _option("--high", help="A gate above this is right-saturated.")]
 PrefixOption = Annotated[
     Optional[str], _option("--prefix", help="Which layer of --from, as its keys have it.")
 ]
@@ -666,8 +668,8 @@ def activity_command(
         Optional[Path],
         _option("--input-data", help="Run this input: a .npy file or a tensor saved with torch.save."),
     ] = None,
-    low: Annotated[float, _option("--low", help="A gate below this is left-saturated.")] = 0.1,
-    high: Annotated[float, _option("--high", help="A gate above this is right-saturated.")] = 0.9,
+    low: LowOption = 0.1,
+    high: HighOption = 0.9,
     forget_bias: Annotated[
         Optional[float],
         _option(
@@ -799,6 +801,12 @@ def model_command(
     show_traceback: Annotated[
         bool, _option("--traceback", help="Show the whole traceback of an error in your code.")
     ] = False,
+    activity: Annotated[
+        bool,
+        _option("--activity", help="Count each LSTM and GRU module's gate saturation, as activity does."),
+    ] = False,
+    low: LowOption = 0.1,
+    high: HighOption = 0.9,
 ) -> int:
     """Run your own model once and show each recurrent module as its forward called it:
     calls, shape signatures, expected beside actual shapes, exact MACs, and every call
@@ -809,6 +817,9 @@ def model_command(
     """
     from rnnscope.model.summary import run_model
     from rnnscope.model.target import UserCodeError
+
+    if not activity and (low, high) != (0.1, 0.9):
+        raise BadInput("--low and --high apply with --activity: add it")
 
     try:
         report = run_model(
@@ -824,6 +835,7 @@ def model_command(
             device=device,
             dtype=dtype,
             seed=seed,
+            activity=(low, high) if activity else None,
         )
     except UserCodeError as error:
         if show_traceback:

@@ -916,6 +916,54 @@ def gate_saturation(kind: str, units: list[UnitActivity]) -> list[GateSaturation
     ]
 
 
+def gates_with_units(kind: str, units: list[UnitActivity]) -> list[tuple[GateSaturation, list[UnitActivity]]]:
+    """Each gate of each layer and direction with its units, in the order they come."""
+    grouped: dict[tuple[str | None, int, str, str], list[UnitActivity]] = {}
+    for unit in units:
+        grouped.setdefault((unit.path, unit.layer, unit.direction, unit.gate), []).append(unit)
+    return [
+        (gate, grouped[(gate.path, gate.layer, gate.direction, gate.gate)])
+        for gate in gate_saturation(kind, units)
+    ]
+
+
+@dataclass(frozen=True)
+class ModuleActivity:
+    """``model --activity``: one recurrent module's units over every call the forward made."""
+
+    path: str
+    kind: str
+    calls: int  # the calls counted (a decoder cell's: its steps)
+    pairs: int  # (step, sequence) pairs per unit over those calls
+    units: list[UnitActivity]
+
+    def gate_units(self) -> list[tuple[GateSaturation, list[UnitActivity]]]:
+        return gates_with_units(self.kind, self.units)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "kind": self.kind, "calls": self.calls, "pairs": self.pairs}
+
+
+@dataclass(frozen=True)
+class ModelActivity:
+    """``model --activity``: every LSTM and GRU module's gate saturation, unit by unit."""
+
+    low: float
+    high: float
+    modules: list[ModuleActivity]
+    mostly: float = MOSTLY
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "low": self.low,
+            "high": self.high,
+            "mostly": self.mostly,
+            "modules": [module.to_dict() for module in self.modules],
+            "gates": [gate.to_dict() for module in self.modules for gate, _ in module.gate_units()],
+            "units": [unit.to_dict() for module in self.modules for unit in module.units],
+        }
+
+
 @dataclass(frozen=True)
 class ActivityReport(LayerRun):
     """What ``rnnscope activity`` counted: every unit of every sigmoid gate, layer and direction.
@@ -944,11 +992,7 @@ class ActivityReport(LayerRun):
         return gate_saturation(self.kind, self.units)
 
     def gate_units(self) -> list[tuple[GateSaturation, list[UnitActivity]]]:
-        """Each gate of each layer and direction with its units, in the report's order."""
-        units: dict[tuple[str | None, int, str, str], list[UnitActivity]] = {}
-        for unit in self.units:
-            units.setdefault((unit.path, unit.layer, unit.direction, unit.gate), []).append(unit)
-        return [(gate, units[(gate.path, gate.layer, gate.direction, gate.gate)]) for gate in self.gates]
+        return gates_with_units(self.kind, self.units)
 
     def to_dict(self) -> dict[str, Any]:
         return {

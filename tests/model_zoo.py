@@ -50,6 +50,10 @@ class Seq2Seq(nn.Module):
         return torch.stack(outs, 1)
 
 
+def seq2seq() -> tuple[nn.Module, tuple[torch.Tensor]]:
+    return Seq2Seq(), (torch.randint(0, 50, (4, 7)),)
+
+
 class MyGRU(nn.GRU):
     """A subclass that keeps torch's forward."""
 

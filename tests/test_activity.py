@@ -565,3 +565,105 @@ def test_counts_on_cuda_equal_the_cpu_counts() -> None:
         counters.append(counter.units())
     assert counters[0] == counters[1]
     assert run_json("activity", "gru", "--device", "cuda", "-L", "5")["compute"].startswith("float64 on cuda")
+
+
+# --- model --activity --------------------------------------------------------------------------
+
+
+def module_spec_of(module: nn.Module) -> LayerSpec:
+    """The spec of a zoo module, from its attributes (plain_counts needs only the structure)."""
+    if isinstance(module, nn.RNNCellBase):
+        kind = Kind.lstm if isinstance(module, nn.LSTMCell) else Kind.gru
+        return make_spec(kind, cell=True, input_size=module.input_size, hidden_size=module.hidden_size)
+    kind = Kind.lstm if module.mode == "LSTM" else Kind.gru
+    return make_spec(
+        kind,
+        input_size=module.input_size,
+        hidden_size=module.hidden_size,
+        num_layers=module.num_layers,
+        bidirectional=module.bidirectional,
+        batch_first=module.batch_first,
+    )
+
+
+@pytest.mark.parametrize("name", ["seq2seq", "tagger"])
+def test_model_activity_counts_every_call_as_plain_torch_does(name: str) -> None:
+    """A decoder cell's calls are its steps; a packed encoder's padded steps are not counted."""
+    from rnnscope.model.summary import run_model
+    from tests import model_zoo
+
+    zoo = str(Path(__file__).parent / "model_zoo.py")
+    report = run_model(f"{zoo}:{name}", activity=(0.3, 0.7)).to_dict()["activity"]
+    torch.manual_seed(0)
+    network, args = getattr(model_zoo, name)()
+    calls: dict[str, list[Any]] = {}
+    for path, module in network.named_modules():
+        if isinstance(module, nn.RNNBase | nn.RNNCellBase):
+            calls[path] = []
+            module.register_forward_hook(lambda _m, given, _out, path=path: calls[path].append(given))
+    with torch.no_grad():
+        network.eval()(*args)
+    expected: dict[str, tuple[Counts, int]] = {}
+    for path, recorded in calls.items():
+        module = dict(network.named_modules())[path]
+        spec = module_spec_of(module)
+        total: Counts = {}
+        pairs = 0
+        for arguments in recorded:
+            x, lengths = arguments[0], None
+            if isinstance(x, torch.nn.utils.rnn.PackedSequence):
+                x, sizes = pad_packed_sequence(x, batch_first=spec.batch_first)
+                lengths = tuple(sizes.tolist())
+            state = arguments[1] if len(arguments) > 1 else None
+            states = [] if state is None else list(state) if isinstance(state, tuple) else [state]
+            counts, call_pairs = plain_counts(module, spec, x, states, lengths, 0.3, 0.7)
+            for key, (left, right) in counts.items():
+                old_left, old_right = total.get(key, ([0] * len(left), [0] * len(right)))
+                total[key] = (
+                    [a + b for a, b in zip(old_left, left, strict=True)],
+                    [a + b for a, b in zip(old_right, right, strict=True)],
+                )
+            pairs += call_pairs
+        expected[path] = (total, pairs)
+    modules = {row["path"]: row for row in report["modules"]}
+    assert set(modules) == set(expected)
+    for path, (counts, pairs) in expected.items():
+        assert (modules[path]["calls"], modules[path]["pairs"]) == (len(calls[path]), pairs)
+        units = [unit for unit in report["units"] if unit["path"] == path]
+        assert as_counts(units, pairs) == counts
+    if name == "seq2seq":
+        assert modules["decoder"]["calls"] == 5 and modules["decoder"]["pairs"] == 5 * 4
+
+
+def test_model_activity_flags_and_view() -> None:
+    zoo = str(Path(__file__).parent / "model_zoo.py")
+    result = run_cli("model", f"{zoo}:seq2seq", "--activity")
+    assert result.exit_code == 0
+    assert "decoder: layer 0 forward" in result.stdout and "encoder: layer 0 reverse" in result.stdout
+    assert "f forget gate: 0 mostly right-saturated" in result.stdout
+    assert max(len(line) for line in result.stdout.splitlines()) <= 80
+    refused = run_cli("model", f"{zoo}:seq2seq", "--low", "0.2")
+    assert (refused.exit_code, refused.stderr) == (
+        2,
+        "error: --low and --high apply with --activity: add it\n",
+    )
+    bad = run_cli("model", f"{zoo}:seq2seq", "--activity", "--low", "0.95")
+    assert bad.stderr == "error: --low (0.95) must be below --high (0.9)\n"
+    plain = run_cli("model", f"{zoo}:seq2seq", "--json")
+    assert json.loads(plain.stdout)["activity"] is None
+    rnn = json.loads(run_cli("model", f"{zoo}:dict_model", "--activity", "--json").stdout)
+    assert rnn["activity"]["modules"] == []
+    assert "rnn: --activity: RNN has no sigmoid gate" in rnn["notes"]
+
+
+def test_the_model_activity_example_in_docs_is_what_model_prints() -> None:
+    """docs/activity.md's model --activity block elides lines; the lines it shows are printed, in order."""
+    import shlex
+
+    page = (Path(__file__).parent.parent / "docs" / "activity.md").read_text()
+    block = page.split("```console\n$ rnnscope model ", 1)[1].split("\n```", 1)[0]
+    command, _, shown = block.partition("\n")
+    printed = run_cli("model", *shlex.split(command)).stdout.splitlines()
+    position = 0
+    for line in (line for line in shown.splitlines() if line != "..."):
+        position = printed.index(line, position) + 1  # raises where a line is missing or out of order

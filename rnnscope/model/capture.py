@@ -20,9 +20,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from rnnscope.activity import GateActivity
 from rnnscope.execution.probe import Probe
 from rnnscope.execution.runtime import torch
 from rnnscope.layer import cost
+from rnnscope.layer.gates import SIGMOID_GATES
 from rnnscope.layer.spec import Kind, LayerSpec
 from rnnscope.model.fit import CallShapes, Misfit, batch_axis_problem, call_layout, misfit
 
@@ -181,6 +183,7 @@ class ModuleRecord:
     outer: tuple[Any, Any] | None = None
     inner_kept: KeptCall | None = None  # an own-forward module's first torch-level call in this call
     aliases: list[str] = field(default_factory=list)  # the other names of a shared module
+    activity: GateActivity | None = None  # model --activity: its gates counted over every call
 
     def add_problem(self, text: str) -> None:
         if text not in self.problems:
@@ -190,15 +193,24 @@ class ModuleRecord:
 class Recorder:
     """The hooks of one forward, and what they recorded, by module."""
 
-    def __init__(self, model: nn.Module, batch: int | None, cap: int = VERIFY_CAP) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        batch: int | None,
+        cap: int = VERIFY_CAP,
+        activity: tuple[float, float] | None = None,
+    ) -> None:
+        """``activity``: (--low, --high) to count the sigmoid gates of every call (LSTM, GRU)."""
         self.cap = cap
         self.records: dict[int, ModuleRecord] = {}
         self.failed: ModuleRecord | None = None  # the call PyTorch was about to refuse
         for path, module in model.named_modules():
             if is_recurrent(module):
-                self.records[id(module)] = ModuleRecord(
-                    path, module, module_spec(module), has_own_forward(module), batch
-                )
+                spec = module_spec(module)
+                record = ModuleRecord(path, module, spec, has_own_forward(module), batch)
+                if activity is not None and SIGMOID_GATES[spec.kind.value]:
+                    record.activity = GateActivity(spec, *activity, path=path)
+                self.records[id(module)] = record
         for path, module in model.named_modules(remove_duplicate=False):
             record = self.records.get(id(module))
             if record is not None and path != record.path:
@@ -283,6 +295,8 @@ class Recorder:
         spec = self._call_spec(record, given, state, shapes)
         if spec is not None:
             record.macs += sum(row.macs for row in cost.layer_costs(spec))
+            if record.activity is not None:
+                _count_gates(record.activity, record.module, spec, given, state)
         kept = None
         returned_state = final is not None or spec is None or spec.cell
         if spec is not None and returned_state and len(record.kept) < self.cap:
@@ -330,6 +344,16 @@ class Recorder:
         signature.count += 1
         if signature.first is None:
             signature.first = kept
+
+
+def _count_gates(activity: GateActivity, module: nn.Module, spec: LayerSpec, given: Any, state: Any) -> None:
+    """Add one call to the module's gate counts: a packed input padded, with its lengths."""
+    x = given
+    if isinstance(given, PackedSequence):
+        x, _ = torch.nn.utils.rnn.pad_packed_sequence(given, batch_first=spec.batch_first)
+    states = list((_states(spec, state, "0") or {}).values())
+    hx = (states[0], states[1]) if len(states) == 2 else states[0] if states else None
+    activity.add(dict(module.named_parameters()), x, hx, spec.lengths)
 
 
 def _call_shapes(spec: LayerSpec, given: Any, state: Any) -> CallShapes | None:

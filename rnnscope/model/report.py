@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rnnscope.layer.equations import GateRow
-from rnnscope.report import Mismatch, ParameterRow, StateRow, StatRow, TensorRow
+from rnnscope.report import Mismatch, ModelActivity, ParameterRow, StateRow, StatRow, TensorRow
 
 ShapeValue = Any  # list[int] | {"data": ..., "batch_sizes": ...} | [h, c] | None
 
@@ -230,6 +230,7 @@ class ModelReport:
     error: str | None = None  # an exception elsewhere in the forward: type, message, file:line
     traceback: str | None = None  # the forward's exception, whole (``--traceback``)
     shown_layer: str | None = None  # --layer PATH
+    activity: ModelActivity | None = None  # --activity
 
     @property
     def ok(self) -> bool:
@@ -259,4 +260,5 @@ class ModelReport:
             "weights": None if self.weights is None else self.weights.to_dict(),
             "stats": None if self.stats is None else [row.to_dict() for row in self.stats],
             "tree": [row.to_dict() for row in self.tree],
+            "activity": None if self.activity is None else self.activity.to_dict(),
         }

@@ -14,6 +14,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
+from rnnscope.activity import check_thresholds
 from rnnscope.checkpoint.loading import tensor_gate_stats
 from rnnscope.errors import BadInput
 from rnnscope.execution.reference import reference_forward
@@ -39,7 +40,7 @@ from rnnscope.model.target import (
     resolve_target,
     synthetic_arguments,
 )
-from rnnscope.report import StatRow
+from rnnscope.report import ModelActivity, ModuleActivity, StatRow
 from rnnscope.verification import compare, tolerance
 
 
@@ -67,6 +68,7 @@ def run_model(
     dtype: str | None = None,
     seed: int = 0,
     cap: int = VERIFY_CAP,
+    activity: tuple[float, float] | None = None,
 ) -> ModelReport:
     """Import TARGET, build the model and its inputs, run one forward hooked, and report.
 
@@ -82,6 +84,8 @@ def run_model(
         layer: a recurrent module's path, to show in full.
         device, dtype, seed: as elsewhere; dtype None leaves the model's own dtypes.
         cap: calls per module whose tensors are kept and verified.
+        activity: (--low, --high): count every LSTM and GRU module's sigmoid gates over every
+            call, as ``rnnscope activity`` counts one layer's.
 
     Raises:
         BadInput: bad flags, a target that cannot be imported or built (the user's error in one
@@ -92,6 +96,8 @@ def run_model(
     check_computes(device, "model")
     if batch is not None and batch < 1:
         raise BadInput(f"--batch must be a positive integer, got {batch}")
+    if activity is not None:
+        check_thresholds(*activity)
     specs = [parse_input(text) for text in inputs or []]
     torch_device = resolve_device(device)
     torch_dtype = TORCH_DTYPES[dtype] if dtype is not None else None
@@ -101,7 +107,7 @@ def run_model(
         torch.manual_seed(seed)
         network, given = build(found, target, None if init is None else init, specs, dtype)
         arguments = given if given is not None else synthetic_arguments(specs, dtype, target)
-    recorder = Recorder(network, batch, cap)
+    recorder = Recorder(network, batch, cap, activity)
     records = list(recorder.records.values())
     if layer is not None and layer not in {record.path for record in records}:
         paths = ", ".join(repr(record.path) for record in records) or "none"
@@ -150,7 +156,24 @@ def run_model(
         error=error_text,
         traceback=trace,
         shown_layer=layer,
+        activity=None if activity is None else _activity(records, *activity, notes),
     )
+
+
+def _activity(records: list[ModuleRecord], low: float, high: float, notes: list[str]) -> ModelActivity:
+    """Each LSTM and GRU module's gate counts over the calls it made; a note for the others."""
+    modules = []
+    for record in records:
+        counter = record.activity
+        if counter is None:
+            notes.append(f"{record.path}: --activity: {record.spec.torch_class_name} has no sigmoid gate")
+        elif counter.calls:
+            modules.append(
+                ModuleActivity(
+                    record.path, record.spec.kind.value, counter.calls, counter.pairs, counter.units()
+                )
+            )
+    return ModelActivity(low, high, modules)
 
 
 def _flop_counter() -> Any:

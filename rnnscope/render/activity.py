@@ -26,20 +26,28 @@ EDGE = "·"  # left + right = 1, where no unit sits: the edge of what the fracti
 
 def activity_view(report: ActivityReport) -> RenderableType:
     """Header, then each layer and direction's panels and gate lines, then the notes."""
-    sections: list[RenderableType] = [_header(report)]
+    return spaced(
+        _header(report),
+        *gate_sections(report.gate_units()),
+        Group(*activity_legend(report.mostly), *note_lines(report.notes)),
+    )
+
+
+def gate_sections(gate_units: list[tuple[GateSaturation, list[UnitActivity]]]) -> list[RenderableType]:
+    """Per module path, layer and direction: its gates' panels side by side, then a line per gate."""
     groups: dict[tuple[str | None, int, str], list[tuple[GateSaturation, list[UnitActivity]]]] = {}
-    for gate, units in report.gate_units():
+    for gate, units in gate_units:
         groups.setdefault((gate.path, gate.layer, gate.direction), []).append((gate, units))
+    sections: list[RenderableType] = []
     for (path, layer, direction), members in groups.items():
-        title = ("" if path is None else f"{path}: ") + f"layer {layer} {direction}"
+        title = ("" if path is None else f"{path or '(the model itself)'}: ") + f"layer {layer} {direction}"
         panels = [_panel(gate, units) for gate, units in members]
         lines: list[RenderableType] = [Text(title, style="bold")]
         for start in range(0, len(panels), PANELS_PER_ROW):
             lines += [*([Text("")] if start else []), *_side_by_side(panels[start : start + PANELS_PER_ROW])]
         lines += [Text(""), *(_gate_line(gate) for gate, _ in members)]
         sections.append(Group(*lines))
-    sections.append(Group(*_legend(report), *note_lines(report.notes)))
-    return spaced(*sections)
+    return sections
 
 
 def _header(report: ActivityReport) -> Group:
@@ -114,8 +122,8 @@ def _gate_line(gate: GateSaturation) -> Text:
     )
 
 
-def _legend(report: ActivityReport) -> list[Text]:
+def activity_legend(mostly: float) -> list[Text]:
     return [
         Text("a number: how many units sit at that (left, right), each rounded to 0.1", style="dim"),
-        Text(f"{EDGE}: left + right = 1; mostly: in more than {report.mostly:g} of the pairs", style="dim"),
+        Text(f"{EDGE}: left + right = 1; mostly: in more than {mostly:g} of the pairs", style="dim"),
     ]

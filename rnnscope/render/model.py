@@ -12,9 +12,11 @@ from rich.tree import Tree
 
 from rnnscope.layer.spec import format_shape
 from rnnscope.model.report import CallFailure, ModelReport, RecurrentModule, Signature, TreeRow, WeightsLoaded
+from rnnscope.render.activity import activity_legend, gate_sections
 from rnnscope.render.common import FAIL, PASS, count, mark, new_table, note_lines, spaced
 from rnnscope.render.inspect import gate_table, parameter_table, state_view, tensor_table
 from rnnscope.render.load import stats_table
+from rnnscope.report import ModelActivity
 
 
 def model_view(report: ModelReport) -> RenderableType:
@@ -33,7 +35,25 @@ def model_view(report: ModelReport) -> RenderableType:
         sections.append(stats_table(report.stats))
     if report.layers:
         sections.append(_cost(report))
+    if report.activity is not None:
+        sections += _activity(report.activity)
     return spaced(*sections, _verdict(report))
+
+
+def _activity(activity: ModelActivity) -> list[RenderableType]:
+    """--activity: each module's gate panels, as ``rnnscope activity`` draws one layer's."""
+    counted = [
+        Text(f"{_name(module.path)}: {module.calls:,} call(s), {module.pairs:,} (step, sequence) pairs")
+        for module in activity.modules
+    ]
+    header = Group(
+        Text("Gate saturation, unit by unit (--activity)", style="bold"),
+        Text(f"left: the fraction of a unit's pairs with its gate < {activity.low:g}"),
+        Text(f"right: the fraction with its gate > {activity.high:g}"),
+        *counted,
+    )
+    sections = [gate for module in activity.modules for gate in gate_sections(module.gate_units())]
+    return [header, *sections, Group(*activity_legend(activity.mostly))]
 
 
 def _name(path: str) -> str:
