@@ -207,10 +207,10 @@ class Recorder:
         for path, module in model.named_modules():
             if is_recurrent(module):
                 spec = module_spec(module)
-                record = ModuleRecord(path, module, spec, has_own_forward(module), batch)
+                made = ModuleRecord(path, module, spec, has_own_forward(module), batch)
                 if activity is not None and SIGMOID_GATES[spec.kind.value]:
-                    record.activity = GateActivity(spec, *activity, path=path)
-                self.records[id(module)] = record
+                    made.activity = GateActivity(spec, *activity, path=path)
+                self.records[id(module)] = made
         for path, module in model.named_modules(remove_duplicate=False):
             record = self.records.get(id(module))
             if record is not None and path != record.path:
