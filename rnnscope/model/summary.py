@@ -1,6 +1,7 @@
 """``rnnscope.run_model``: run a user's model once and report each recurrent module as it was called.
 
-The model runs once, in ``eval()`` mode under ``torch.inference_mode()``, seeded, with every
+The model runs once, in ``eval()`` mode under ``torch.inference_mode()`` (``no_grad`` where this
+torch's FlopCounterMode is blind to inference mode), seeded, with every
 recurrent module hooked (``capture``) and the whole forward under torch's ``FlopCounterMode``
 (oneDNN off, so that it sees an LSTM's matrix products). Every captured call is then recomputed
 from its captured inputs with verify's reference equations in float64.
@@ -50,6 +51,7 @@ class _Run:
 
     error: BaseException | None = None
     flops: int | None = None
+    mode: str = "torch.inference_mode()"
     notes: list[str] = field(default_factory=list)
 
 
@@ -134,7 +136,7 @@ def run_model(
         error_text = describe_exception(run.error)
     if run.error is not None:
         trace = "".join(traceback.format_exception(run.error))
-    notes += _notes(records, seed, cap)
+    notes += _notes(records, seed, cap, run.mode)
     report_dtype = dtype or _dtype_name(network)
     known = [row.macs for row in layers if row.macs is not None]
     return ModelReport(
@@ -197,11 +199,23 @@ def _flop_counter() -> Any:
     return flop_counter.FlopCounterMode(display=False)
 
 
+def _without_autograd() -> tuple[Any, str]:
+    """``torch.inference_mode()``, or ``torch.no_grad()`` where FlopCounterMode sees nothing
+    under inference mode (torch 2.4 counts 0 there), with the name of the one chosen."""
+    counter = _flop_counter()
+    with torch.inference_mode(), counter:
+        torch.ones(1, 1) @ torch.ones(1, 1)
+    if counter.get_total_flops() > 0:
+        return torch.inference_mode(), "torch.inference_mode()"
+    return torch.no_grad(), "torch.no_grad() (this torch's FlopCounterMode sees nothing under inference_mode)"
+
+
 def _forward(network: torch.nn.Module, recorder: Recorder, args: Any, kwargs: Any) -> _Run:
-    """The one forward: hooked, under inference_mode and FlopCounterMode with oneDNN off."""
+    """The one forward: hooked, without autograd, under FlopCounterMode with oneDNN off."""
     run = _Run()
     counter = _flop_counter()
-    with notes_from_warnings(run.notes), recorder.hooked(), torch.inference_mode():
+    without_autograd, run.mode = _without_autograd()
+    with notes_from_warnings(run.notes), recorder.hooked(), without_autograd:
         # Turning oneDNN off warns about Intel GPUs (torch 2.13): nothing to do with this run.
         warnings.filterwarnings("ignore", message="TF32 acceleration on top of oneDNN")
         try:
@@ -355,9 +369,9 @@ def module_tree(network: torch.nn.Module, recurrent: set[str]) -> list[TreeRow]:
     return rows
 
 
-def _notes(records: list[ModuleRecord], seed: int, cap: int) -> list[str]:
+def _notes(records: list[ModuleRecord], seed: int, cap: int, mode: str) -> list[str]:
     notes = [
-        f"the model ran once in eval() mode under torch.inference_mode(), seed {seed}: dropout "
+        f"the model ran once in eval() mode under {mode}, seed {seed}: dropout "
         "is off; torch's FlopCounterMode counted the forward with oneDNN off (with it on, an "
         "LSTM's products are hidden from the count)"
     ]
