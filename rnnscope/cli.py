@@ -5,8 +5,10 @@ Annotations here are real objects (no ``from __future__ import annotations``): t
 ``command`` decorator hands Typer a signature built from them.
 """
 
+import contextlib
 import functools
 import gc
+import importlib
 import inspect
 import json
 import os
@@ -30,6 +32,19 @@ from rnnscope.layer.spec import (
     check_run_options,
     make_spec,
     parse_lengths,
+)
+from rnnscope.sweep import (
+    FLAGS_BY_NAME,
+    Axis,
+    Case,
+    Combination,
+    combinations,
+    parse_axes,
+    parse_axis,
+    prepare,
+    run_cases,
+    single_values,
+    worst_exit_code,
 )
 
 if TYPE_CHECKING:
@@ -156,6 +171,58 @@ class LayerFlags:
         return specs, notes
 
 
+# The valued flags that have no default (--seq-len, --batch, --nonlinearity): None until given.
+_NOT_GIVEN: dict[str, Any] = {name: None for name in FLAGS_BY_NAME if name != "kind"}
+
+
+@dataclass(frozen=True)
+class Run:
+    """One layer to build and run: the spec and where, in what dtype, with what seed."""
+
+    spec: LayerSpec
+    device: str
+    dtype: str
+    seed: int
+
+
+@dataclass(frozen=True)
+class LayerSweep:
+    """The layer flags of a command that sweeps: the switches and --lengths as typed, and each
+    valued flag as its list of values (one value is a sweep of one)."""
+
+    fixed: dict[str, Any]
+    axes: list[Axis]
+
+    def prepare(
+        self,
+        build: Callable[[LayerFlags, Optional[Kind]], Any],
+        check: Callable[[Any], object],
+        kinds: str = "",
+    ) -> list[Case]:
+        """Every combination of the values (and of ``kinds``, KIND as typed), built by ``build``
+        from its flags and checked by ``check``, all before any runs.
+
+        Raises:
+            BadInput: the first combination refused, with its flags named.
+        """
+        axes = ([parse_axis(FLAGS_BY_NAME["kind"], kinds)] if kinds else []) + self.axes
+
+        def flags_of(combination: Combination) -> Any:
+            values = _NOT_GIVEN | combination.values
+            kind = values.pop("kind", None)
+            return build(LayerFlags(**self.fixed, **values), kind)
+
+        return prepare(combinations(axes), flags_of, check)
+
+    def runs(self, kinds: str, check: Callable[[Run], object]) -> list[Case]:
+        """One ``Run`` per combination of KIND and the flags, every one checked before any runs."""
+        return self.prepare(
+            lambda flags, kind: Run(flags.spec(kind or Kind.rnn), flags.device, flags.dtype, flags.seed),
+            check,
+            kinds,
+        )
+
+
 @dataclass(frozen=True)
 class Output:
     """Where a report goes: one JSON document, or Rich tables."""
@@ -182,6 +249,44 @@ class Output:
 
         render.print_view(getattr(render, view)(report))
 
+    def sweep(
+        self,
+        cases: list[Case],
+        run: Callable[[Any], Any],
+        view: str,
+        summary: str,
+        ok: Callable[[Any], bool] = lambda report: bool(report.ok),
+    ) -> int:
+        """Run every case and return the worst exit code.
+
+        One case is a plain run: its report in full (``view``), its errors raised. Several are
+        a sweep: with --json one document per line as each run ends (an error goes to stderr
+        and the sweep goes on), on a terminal one summary table (``summary``) at the end.
+        """
+        if len(cases) == 1:
+            report = run(cases[0].prepared)
+            self.show(report, view)
+            return 0 if ok(report) else 1
+        render = None if self.json else importlib.import_module("rnnscope.render")
+        outcomes = []
+        with render.progress_bar("sweep") if render else contextlib.nullcontext() as advance:
+            for outcome in run_cases(cases, run, ok):
+                outcomes.append(outcome)
+                if outcome.error is not None and self.debug:
+                    raise outcome.error
+                if advance is not None:
+                    advance(len(outcomes), len(cases), outcome.combination.label)
+                if not self.json:
+                    continue
+                if outcome.report is not None:
+                    sys.stdout.write(json.dumps(outcome.report.to_dict(), allow_nan=False) + "\n")
+                    sys.stdout.flush()  # a long sweep's lines reach a pipe as they are made
+                else:
+                    sys.stderr.write(f"error: {outcome.combination.label}: {outcome.error}\n")
+        if render is not None:
+            render.print_view(getattr(render, summary)(outcomes))
+        return worst_exit_code(outcomes)
+
 
 def _option(*names: str, help: str) -> typer.models.OptionInfo:
     option: typer.models.OptionInfo = typer.Option(*names, help=help)
@@ -200,76 +305,61 @@ ComputeDeviceOption = Annotated[str, _option("--device", help=COMPUTE_DEVICES)]
 DtypeOption = Annotated[str, _option("--dtype", help=", ".join(DTYPES) + ".")]
 SeedOption = Annotated[int, _option("--seed", help="Seed for weights and input.")]
 
-# name → (annotation, default); the order is the order of --help.
-_LAYER_PARAMETERS: dict[str, tuple[Any, Any]] = {
-    "cell": (
-        Annotated[bool, _option("--cell", help="Use nn.RNNCell / LSTMCell / GRUCell.")],
-        False,
-    ),
-    "input_size": (
-        Annotated[int, _option("--input-size", "-i", help="H_in: features of x.")],
-        10,
-    ),
-    "hidden_size": (
-        Annotated[int, _option("--hidden-size", "-H", help="H_cell: features of h.")],
-        20,
-    ),
-    "layers": (Annotated[int, _option("--layers", "-l", help="num_layers: stacked layers.")], 1),
-    "bidirectional": (
-        Annotated[bool, _option("--bidirectional/--unidirectional", help="Two directions (D = 2).")],
-        False,
-    ),
-    "batch_first": (
-        Annotated[bool, _option("--batch-first/--seq-first", help="Input laid out (N, L, H_in).")],
-        False,
-    ),
-    "bias": (Annotated[bool, _option("--bias/--no-bias", help="Bias vectors.")], True),
-    "dropout": (
-        Annotated[float, _option("--dropout", help="Dropout between layers, 0 ≤ p ≤ 1.")],
-        0.0,
-    ),
-    "nonlinearity": (
-        Annotated[
-            Optional[str],
-            _option("--nonlinearity", help="tanh or relu; rnn only. [default: tanh]"),
-        ],
-        None,
-    ),
-    "proj_size": (
-        Annotated[int, _option("--proj-size", help="lstm only: H_out, 0 ≤ proj < hidden.")],
-        0,
-    ),
-    "seq_len": (
-        Annotated[Optional[int], _option("--seq-len", "-L", help="L: time steps. [default: 100]")],
-        None,
-    ),
-    "batch": (
-        Annotated[Optional[int], _option("--batch", "-N", help="N: batch size. [default: 32]")],
-        None,
-    ),
-    "unbatched": (Annotated[bool, _option("--unbatched", help="2-D input (L, H_in).")], False),
-    "lengths": (
-        Annotated[
-            Optional[str],
-            _option("--lengths", help="Comma-separated lengths, e.g. 7,5,5,2: a packed batch."),
-        ],
-        None,
-    ),
+# The layer flags, in the order of --help: name → (flag names, help, default). A switch's
+# default is a bool; a valued flag's is its default as typed (None: not given), and its
+# metavar below names what one value is.
+_LAYER_FLAGS: dict[str, tuple[tuple[str, ...], str, Any]] = {
+    "cell": (("--cell",), "Use nn.RNNCell / LSTMCell / GRUCell.", False),
+    "input_size": (("--input-size", "-i"), "H_in: features of x.", "10"),
+    "hidden_size": (("--hidden-size", "-H"), "H_cell: features of h.", "20"),
+    "layers": (("--layers", "-l"), "num_layers: stacked layers.", "1"),
+    "bidirectional": (("--bidirectional/--unidirectional",), "Two directions (D = 2).", False),
+    "batch_first": (("--batch-first/--seq-first",), "Input laid out (N, L, H_in).", False),
+    "bias": (("--bias/--no-bias",), "Bias vectors.", True),
+    "dropout": (("--dropout",), "Dropout between layers, 0 ≤ p ≤ 1.", "0"),
+    "nonlinearity": (("--nonlinearity",), "tanh or relu; rnn only. [default: tanh]", None),
+    "proj_size": (("--proj-size",), "lstm only: H_out, 0 ≤ proj < hidden.", "0"),
+    "seq_len": (("--seq-len", "-L"), "L: time steps. [default: 100]", None),
+    "batch": (("--batch", "-N"), "N: batch size. [default: 32]", None),
+    "unbatched": (("--unbatched",), "2-D input (L, H_in).", False),
+    "lengths": (("--lengths",), "Comma-separated lengths, e.g. 7,5,5,2: a packed batch.", None),
     "enforce_sorted": (
-        Annotated[
-            bool,
-            _option("--enforce-sorted/--no-enforce-sorted", help="Require decreasing --lengths."),
-        ],
+        ("--enforce-sorted/--no-enforce-sorted",),
+        "Require decreasing --lengths.",
         False,
     ),
-    "no_initial_state": (
-        Annotated[bool, _option("--no-initial-state", help="Pass no h_0/c_0 (zeros).")],
-        False,
-    ),
-    "device": (DeviceOption, "cpu"),  # command() gives each command its own help
-    "dtype": (DtypeOption, "float32"),
-    "seed": (SeedOption, 0),
+    "no_initial_state": (("--no-initial-state",), "Pass no h_0/c_0 (zeros).", False),
+    "device": (("--device",), "", "cpu"),  # command() gives each command its own help
+    "dtype": (("--dtype",), ", ".join(DTYPES) + ".", "float32"),
+    "seed": (("--seed",), "Seed for weights and input.", "0"),
 }
+_METAVARS = {
+    "dropout": "FLOAT",
+    "nonlinearity": "NAME",
+    "device": "DEVICE",
+    "dtype": "DTYPE",
+    "lengths": "LENGTHS",
+}
+
+
+def _layer_parameters(sweeps: bool, devices: str) -> dict[str, tuple[Any, Any]]:
+    """name → (annotation, default) of the layer flags, ``devices`` the help of --device. The
+    valued flags are read as text and typed by ``rnnscope.sweep``, which takes a comma list
+    where the command sweeps."""
+    parameters: dict[str, tuple[Any, Any]] = {}
+    for name, (names, flag_help, default) in _LAYER_FLAGS.items():
+        help = devices if name == "device" else flag_help
+        if isinstance(default, bool):
+            parameters[name] = (Annotated[bool, _option(*names, help=help)], default)
+            continue
+        metavar = _METAVARS.get(name, "INTEGER")
+        if sweeps and name in FLAGS_BY_NAME:
+            metavar += "[,...]"
+        option: typer.models.OptionInfo = typer.Option(*names, help=help, metavar=metavar)
+        parameters[name] = (Annotated[Optional[str], option], default)
+    return parameters
+
+
 _OUTPUT_PARAMETERS: dict[str, tuple[Any, Any]] = {
     "json_output": (
         Annotated[bool, _option("--json", help="One JSON document on stdout, nothing else.")],
@@ -287,34 +377,43 @@ def _parameters(spec: dict[str, tuple[Any, Any]]) -> list[inspect.Parameter]:
 
 
 def command(
-    devices: str = SHAPES_DEVICES, computes: bool = False
+    devices: str = SHAPES_DEVICES, computes: bool = False, sweeps: bool = False
 ) -> Callable[[Callable[..., int]], Callable[..., None]]:
     """Give a command the shared flags and the one error boundary.
 
-    The command declares ``output: Output`` (and ``layer: LayerFlags`` if it builds a layer)
-    and returns its exit code; this wrapper turns the shared flags into those objects, and an
-    ``RnnscopeError`` into one line on stderr with the error's exit code (with ``--debug`` the
-    traceback first, and the same exit code).
+    The command declares ``output: Output`` (and ``layer: LayerFlags`` if it builds a layer,
+    ``layer: LayerSweep`` if it also sweeps) and returns its exit code; this wrapper turns the
+    shared flags into those objects, and an ``RnnscopeError`` into one line on stderr with the
+    error's exit code (with ``--debug`` the traceback first, and the same exit code).
 
     Args:
         devices: the help of the layer flags' ``--device``: what this command works on.
         computes: the command needs values, so ``--device`` names no meta in its errors.
+        sweeps: the layer flags (and KIND) take comma lists, each combination of the values
+            runs in one process (``rnnscope.sweep``).
     """
-    layer_parameters = _LAYER_PARAMETERS | {"device": (_device_option(devices), "cpu")}
+    layer_parameters = _layer_parameters(sweeps, devices)
 
     def decorate(func: Callable[..., int]) -> Callable[..., None]:
         signature = inspect.signature(func)
         wants_layer = "layer" in signature.parameters
         own = [p for name, p in signature.parameters.items() if name not in ("layer", "output")]
         added = (_parameters(layer_parameters) if wants_layer else []) + _parameters(_OUTPUT_PARAMETERS)
+        command_name = func.__name__.removesuffix("_command")
 
         @functools.wraps(func)
         def wrapper(**kwargs: Any) -> None:
             output = Output(json=kwargs.pop("json_output"), debug=kwargs.pop("debug"))
-            if wants_layer:
-                flags = {name: kwargs.pop(name) for name in layer_parameters}
-                kwargs["layer"] = LayerFlags(**flags, computes=computes)
+            typed = {name: kwargs.pop(name) for name in layer_parameters} if wants_layer else {}
             try:
+                if wants_layer:
+                    valued = {name: typed.pop(name) for name in FLAGS_BY_NAME if name in typed}
+                    axes = parse_axes(valued, sweeps)
+                    if sweeps:
+                        kwargs["layer"] = LayerSweep(typed | {"computes": computes}, axes)
+                    else:
+                        values = _NOT_GIVEN | single_values(axes, command_name)
+                        kwargs["layer"] = LayerFlags(**typed, **values, computes=computes)
                 code = func(output=output, **kwargs)
             except RnnscopeError as error:
                 if output.debug:  # the traceback, and still the contract's exit code
@@ -359,11 +458,16 @@ PrefixOption = Annotated[
 ]
 
 
+KindsArgument = Annotated[
+    str, typer.Argument(help="rnn, lstm or gru; a comma list such as lstm,gru sweeps.", metavar="KIND[,...]")
+]
+
+
 @app.command("inspect")
-@command()
+@command(sweeps=True)
 def inspect_command(
-    kind: KindArgument,
-    layer: LayerFlags,
+    kind: KindsArgument,
+    layer: LayerSweep,
     output: Output,
     gates: Annotated[
         bool, typer.Option("--gates", help="Also show which rows of each weight are which gate.")
@@ -372,32 +476,46 @@ def inspect_command(
     """Build the layer, run synthetic input through it, and show every tensor's shape
     (expected from the documented formula beside actual) and every weight split into gates.
 
-    Exit 0 when every shape matches, 1 when one differs, 2 for bad input, 3 when the run fails.
+    A comma list (KIND, or a valued flag: --hidden-size 64,128) runs every combination in one
+    process: one summary table, or with --json one document per line (JSON Lines).
+
+    Exit 0 when every shape matches, 1 when one differs, 2 for bad input, 3 when the run fails
+    (a sweep: the worst of its runs; bad input is refused before any runs).
     """
+    from rnnscope.execution.probe import check_runs
     from rnnscope.inspection import inspect as inspect_layer
 
-    report = inspect_layer(layer.spec(kind), layer.device, layer.dtype, layer.seed, gates=gates)
-    output.show(report, "inspect_view")
-    return 0 if report.ok else 1
+    runs = layer.runs(kind, check=lambda run: check_runs(run.spec, run.device, run.dtype))
+    return output.sweep(
+        runs,
+        lambda run: inspect_layer(run.spec, run.device, run.dtype, run.seed, gates=gates),
+        view="inspect_view",
+        summary="inspect_sweep_view",
+    )
 
 
 @app.command("verify")
-@command(COMPUTE_DEVICES, computes=True)
-def verify_command(kind: KindArgument, layer: LayerFlags, output: Output) -> int:
+@command(COMPUTE_DEVICES, computes=True, sweeps=True)
+def verify_command(kind: KindsArgument, layer: LayerSweep, output: Output) -> int:
     """Recompute the layer's outputs from its own weights with the textbook equations (float64,
     on the CPU) and compare them with what the module returned, per layer and direction.
 
     The module runs in eval mode (dropout off). Also shows the equations with the shape of
-    every term, and the gate blocks of the weights.
+    every term, and the gate blocks of the weights. A comma list (KIND, or a valued flag:
+    --dtype float32,float64) verifies every combination in one process.
 
     Exit 0 when everything is within tolerance, 1 when not, 2 for bad input (including
-    --device meta), 3 when the run fails.
+    --device meta), 3 when the run fails (a sweep: the worst of its runs).
     """
-    from rnnscope.verification import verify
+    from rnnscope.verification import check_verifies, verify
 
-    report = verify(layer.spec(kind), layer.device, layer.dtype, layer.seed)
-    output.show(report, "verify_view")
-    return 0 if report.ok else 1
+    runs = layer.runs(kind, check=lambda run: check_verifies(run.spec, run.device, run.dtype))
+    return output.sweep(
+        runs,
+        lambda run: verify(run.spec, run.device, run.dtype, run.seed),
+        view="verify_view",
+        summary="verify_sweep_view",
+    )
 
 
 @app.command("smoke")
@@ -434,20 +552,29 @@ def smoke_command(
 
 
 @app.command("compare")
-@command("Not used: compare counts from the formulas and builds nothing.")
-def compare_command(layer: LayerFlags, output: Output) -> int:
+@command("Not used: compare counts from the formulas and builds nothing.", sweeps=True)
+def compare_command(layer: LayerSweep, output: Output) -> int:
     """RNN, GRU and LSTM of the same sizes side by side: parameters, ratio to RNN, MACs,
     FLOPs and memory, from the closed formulas (nothing is built, so --device and --seed are
     not used, and a note says so; --dtype sizes the memory).
 
     --proj-size applies to the LSTM row only and --nonlinearity to the RNN row only; a note
-    says so. Exit 0, or 2 for bad input.
+    says so. A comma list (--hidden-size 64,128) compares every combination of sizes: one
+    table, or with --json one document per line. Exit 0, or 2 for bad input.
     """
-    from rnnscope.comparison import compare
+    from rnnscope.comparison import CompareReport, compare
 
-    specs, notes = layer.specs_by_kind()
-    output.show(compare(specs, layer.dtype, notes), "compare_view")
-    return 0
+    def comparison(flags: LayerFlags, _: Optional[Kind]) -> Callable[[], CompareReport]:
+        specs, notes = flags.specs_by_kind()  # every combination's flags checked before any runs
+        return functools.partial(compare, specs, flags.dtype, notes)
+
+    return output.sweep(
+        layer.prepare(comparison, check=lambda _: None),
+        lambda report: report(),
+        view="compare_view",
+        summary="compare_sweep_view",
+        ok=lambda _: True,
+    )
 
 
 @app.command("bench")

@@ -274,6 +274,13 @@ class CheckRow:
         }
 
 
+def worst_check(checks: list[CheckRow]) -> CheckRow | None:
+    """The check with the largest error against its tolerance (failed ones first)."""
+    if not checks:
+        return None
+    return max(checks, key=lambda check: (not check.ok, check.max_rel_error or 0.0))
+
+
 @dataclass(frozen=True)
 class VerifyReport(LayerRun):
     """Everything ``rnnscope verify`` shows, as plain values."""
@@ -348,10 +355,7 @@ class SmokeCase:
 
     @property
     def worst(self) -> CheckRow | None:
-        """The check with the largest error against its tolerance (failed ones first)."""
-        if not self.checks:
-            return None
-        return max(self.checks, key=lambda check: (not check.ok, check.max_rel_error or 0.0))
+        return worst_check(self.checks)
 
     def to_dict(self) -> dict[str, Any]:
         worst = self.worst

@@ -7,7 +7,7 @@ per layer and direction, so a failure points at where it starts.
 
 from __future__ import annotations
 
-from rnnscope.execution.probe import Probe, probe
+from rnnscope.execution.probe import Probe, check_runs, probe
 from rnnscope.execution.reference import reference_forward
 from rnnscope.execution.runtime import check_fits, torch
 from rnnscope.inspection import state_rows
@@ -50,9 +50,7 @@ def verify(
             reference.
         RunFailed: the forward pass failed although the input was valid.
     """
-    check_computes(device, "verify")
-    check_torch_limits(spec, dtype)  # before check_fits, whose "use --device meta" cannot help here
-    check_fits(spec, torch.device("cpu"), forward_bytes(spec, "float64"))
+    check_verifies(spec, device, dtype)
     ran = probe(spec, device, dtype, seed, training=False, weights=weights, computes=True)
     float64_weights = {name: p.detach().to("cpu", torch.float64) for name, p in ran.module.named_parameters()}
     inputs = {name: tensor.to("cpu", torch.float64) for name, tensor in ran.inputs.items()}
@@ -68,6 +66,19 @@ def verify(
         gates=gate_rows(spec),
         notes=ran.notes + _notes(spec, ran.device.type, dtype, limit),
     )
+
+
+def check_verifies(spec: LayerSpec, device: str, dtype: str) -> None:
+    """Every refusal ``verify`` makes before it allocates (a sweep makes them all first).
+
+    Raises:
+        BadInput: ``meta``, a device that is not here, a layer past what PyTorch can build or
+            hold, or a configuration that cannot fit the device or the CPU reference.
+    """
+    check_computes(device, "verify")
+    check_torch_limits(spec, dtype)  # before check_fits, whose "use --device meta" cannot help here
+    check_fits(spec, torch.device("cpu"), forward_bytes(spec, "float64"))
+    check_runs(spec, device, dtype, computes=True)
 
 
 def compare(spec: LayerSpec, ran: Probe, reference: dict[str, torch.Tensor], limit: float) -> list[CheckRow]:

@@ -168,10 +168,19 @@ def test_bad_input_with_json_prints_nothing_on_stdout() -> None:
 
 
 def test_unknown_kind_is_a_usage_error() -> None:
-    result = run_cli("inspect", "transformer")
+    result = run_cli("bench", "transformer")
     assert result.exit_code == 2
     assert result.stdout == ""
     assert "'transformer' is not one of 'rnn', 'lstm', 'gru'" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["inspect", "verify"])
+def test_an_unknown_kind_where_kind_sweeps_is_one_line(command: str) -> None:
+    result = run_cli(command, "transformer")
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == (
+        "error: KIND must be rnn, lstm or gru, or a comma list such as lstm,gru, got 'transformer'\n"
+    )
 
 
 def test_unparsable_number_is_a_usage_error() -> None:

@@ -8,6 +8,7 @@ from typing import Any
 from rnnscope.execution.runtime import (
     TORCH_DTYPES,
     check_fits,
+    manual_seed,
     notes_from_warnings,
     resolve_device,
     run_failures,
@@ -133,6 +134,20 @@ def meta_skip_reason(spec: LayerSpec, dtype: str, seed: int) -> str | None:
     )
 
 
+def check_runs(spec: LayerSpec, device: str, dtype: str, computes: bool = False) -> torch.device:
+    """Every refusal ``probe`` makes before it allocates, so that a sweep can make them all
+    before its first run; returns the device ``--device`` names here.
+
+    Raises:
+        BadInput: a device that is not here, a layer past what PyTorch can build or hold, or a
+            configuration that cannot fit the device.
+    """
+    check_torch_limits(spec, dtype)
+    torch_device = resolve_device(device, computes)
+    check_fits(spec, torch_device, forward_bytes(spec, dtype))
+    return torch_device
+
+
 def probe(
     spec: LayerSpec,
     device: str = "cpu",
@@ -159,13 +174,11 @@ def probe(
             configuration that cannot fit the device.
         RunFailed: the forward pass failed although the input was valid.
     """
-    check_torch_limits(spec, dtype)
-    torch_device = resolve_device(device, computes)
+    torch_device = check_runs(spec, device, dtype, computes)
     torch_dtype = TORCH_DTYPES[dtype]
-    check_fits(spec, torch_device, forward_bytes(spec, dtype))
     notes: list[str] = []
     with run_failures(torch_device), notes_from_warnings(notes):
-        torch.manual_seed(seed)
+        manual_seed(seed, torch_device)
         module = build_module(spec, torch_device, torch_dtype).train(training)
         if weights is not None:
             module.load_state_dict(weights, strict=True)
