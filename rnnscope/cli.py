@@ -244,6 +244,7 @@ class Output:
             where = device if device is not None else document.get("device")
             document["environment"] = environment(where if isinstance(where, str) else None)
             sys.stdout.write(json.dumps(document, allow_nan=False) + "\n")
+            sys.stdout.flush()  # a sweep's lines reach a pipe as each run ends
             return
         from rnnscope import render
 
@@ -279,8 +280,7 @@ class Output:
                 if not self.json:
                     continue
                 if outcome.report is not None:
-                    sys.stdout.write(json.dumps(outcome.report.to_dict(), allow_nan=False) + "\n")
-                    sys.stdout.flush()  # a long sweep's lines reach a pipe as they are made
+                    self.show(outcome.report, view)
                 else:
                     sys.stderr.write(f"error: {outcome.combination.label}: {outcome.error}\n")
         if render is not None:

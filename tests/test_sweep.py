@@ -26,7 +26,7 @@ from rnnscope.sweep import (
     run_cases,
     worst_exit_code,
 )
-from tests.conftest import rendered, run_cli
+from tests.helpers import rendered, run_cli
 
 
 def comparable(document: dict[str, Any]) -> dict[str, Any]:
@@ -65,6 +65,7 @@ def test_the_issues_example_is_twelve_lines_each_a_single_run() -> None:
         for kind, hidden, layers in itertools.product(("lstm", "gru"), (8, 16, 24), (1, 2))
     ]
     assert_same_documents(sweep, expected)
+    assert all(set(document["environment"]) >= {"torch", "time"} for document in sweep)
     assert [(d["kind"], d["config"]["hidden_size"], d["config"]["num_layers"]) for d in sweep] == list(
         itertools.product(("lstm", "gru"), (8, 16, 24), (1, 2))
     )
@@ -261,3 +262,13 @@ def test_the_compare_summary_keeps_one_block_per_configuration() -> None:
     assert max(map(len, text.splitlines())) <= 80
     body = [line.split() for line in text.splitlines()[3:] if line.strip()][:6]
     assert [words[0] for words in body] == ["8", "gru", "lstm", "16", "gru", "lstm"]
+
+
+def test_the_verify_summary_names_each_runs_worst_check() -> None:
+    args = ("verify", "lstm", "--seed", "0,1,2", "-L", "5", "-l", "2", "--bidirectional")
+    result = run_cli(*args)
+    assert result.exit_code == 0, result.stderr
+    rows = [line for line in result.stdout.splitlines() if line.rstrip().endswith("✓")]
+    for row, document in zip(rows, lines(*args), strict=True):
+        worst = max(document["checks"], key=lambda check: check["max_rel_error"])
+        assert f" {worst['name']} " in row  # whole, brackets and all

@@ -36,8 +36,8 @@ def inspect_sweep_view(outcomes: Sequence[Outcome[InspectReport]]) -> Renderable
     return _with_footer(
         table,
         outcomes,
-        "ok: every shape equals its formula; MACs of one forward pass; weights and what a "
-        "training step keeps for backward (an estimate) in the run's dtype.",
+        "ok: every shape equals its formula. MACs: one forward pass; weights, and what a training "
+        "step keeps for backward (an estimate), in the run's dtype.",
     )
 
 
@@ -52,7 +52,7 @@ def verify_sweep_view(outcomes: Sequence[Outcome[VerifyReport]]) -> RenderableTy
             continue
         table.add_row(
             *_swept(outcome),
-            worst.name,
+            Text(worst.name),  # "h_n[layer 0, fwd]" is not markup
             error_text(worst.max_rel_error),
             f"{worst.tolerance:g}",
             mark(report.ok),
@@ -60,8 +60,8 @@ def verify_sweep_view(outcomes: Sequence[Outcome[VerifyReport]]) -> RenderableTy
     return _with_footer(
         table,
         outcomes,
-        "worst check: the compared tensor with the largest error against its tolerance; "
-        "ok: every check within tolerance and every state equal to its slice of the output.",
+        "worst check: the one furthest from its tolerance. ok: every check within tolerance and "
+        "every state equal to its slice of the output.",
     )
 
 
@@ -87,8 +87,8 @@ def compare_sweep_view(outcomes: Sequence[Outcome[CompareReport]]) -> Renderable
     return _with_footer(
         table,
         outcomes,
-        "MACs of one forward pass; weights and what a training step keeps for backward "
-        "(an estimate) in --dtype.",
+        "MACs: one forward pass; weights, and what a training step keeps for backward (an "
+        "estimate), in --dtype.",
     )
 
 
@@ -123,8 +123,7 @@ def _with_footer(table: Table, outcomes: Sequence[Outcome[Any]], legend: str) ->
             lines.append(Text(f"{FAIL} {outcome.combination.label}: {outcome.error}", style="bold red"))
     lines.append(
         Text(
-            f"{legend} One row per configuration; run one alone (one value per flag) for its full "
-            "report, or add --json for every report, one per line.",
+            f"{legend} --json prints each configuration's whole document, one per line.",
             style="dim",
         )
     )
