@@ -151,11 +151,6 @@ def test_a_bad_combination_is_refused_before_any_run() -> None:
             "--hidden-size 0: --hidden-size must be a positive integer, got 0",
         ),
         (
-            ["verify", "rnn", "--device", "cpu,meta"],
-            "--device meta: verify needs values and the meta device holds none "
-            "(it computes shapes only); use --device cpu or cuda",
-        ),
-        (
             ["bench", "lstm", "-H", "8,16"],
             "--hidden-size takes one value with bench, got 8,16 (comma lists sweep with inspect, "
             "verify and compare)",
@@ -168,6 +163,13 @@ def test_bad_sweeps_are_one_line_exit_2(args: list[str], message: str | None) ->
     assert (result.exit_code, result.stdout) == (2, "")
     if message is not None:
         assert result.stderr == f"error: {message}\n"
+
+
+def test_a_refusal_that_names_the_swept_value_is_the_single_runs_line() -> None:
+    swept = run_cli("verify", "rnn", "--device", "cpu,meta")
+    alone = run_cli("verify", "rnn", "--device", "meta")
+    assert (swept.exit_code, swept.stdout) == (2, "")
+    assert swept.stderr == alone.stderr and swept.stderr.startswith("error: --device meta")
 
 
 def test_lengths_stays_one_packed_batch() -> None:
