@@ -468,18 +468,56 @@ class ExportedAttribute:
 
 
 @dataclass(frozen=True)
+class ExportedValue:
+    """One input or output of the exported graph, by position, against PyTorch's name and the
+    documented shape with L and N dynamic. ``name`` and ``dims`` are None where the graph has
+    fewer values than expected; ``expected_name`` None where it has more."""
+
+    role: str  # "input" or "output"
+    name: str | None
+    dims: tuple[int | str, ...] | None
+    expected_name: str | None
+    expected: tuple[int | str, ...] | None
+
+    @property
+    def ok(self) -> bool:
+        return self.name == self.expected_name and self.dims == self.expected
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "role": self.role,
+            "name": self.name,
+            "shape": None if self.dims is None else list(self.dims),
+            "expected_name": self.expected_name,
+            "expected": None if self.expected is None else list(self.expected),
+            "ok": self.ok,
+        }
+
+
+@dataclass(frozen=True)
 class ExportReport:
-    """``--export``: the ONNX file torch wrote, read back, against the ONNX table."""
+    """``--export``: the ONNX file torch wrote, read back, against the ONNX table.
+
+    ``rebuild`` is the Python that rebuilds the exported layer and its input (also in the
+    model's metadata, key ``rebuild``); None with weights from a file (``--from``).
+    """
 
     file: str
     exporter: str
     opset: int
     attributes: list[ExportedAttribute]
     tensors: list[ExportedTensor]
+    values: list[ExportedValue] = field(default_factory=list)
+    rebuild: str | None = None
 
     @property
     def ok(self) -> bool:
-        return all(row.ok for row in self.attributes) and all(row.ok for row in self.tensors)
+        rows: list[ExportedAttribute | ExportedTensor | ExportedValue] = [
+            *self.attributes,
+            *self.tensors,
+            *self.values,
+        ]
+        return all(row.ok for row in rows)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -487,8 +525,11 @@ class ExportReport:
             "exporter": self.exporter,
             "opset": self.opset,
             "ok": self.ok,
+            "inputs": [row.to_dict() for row in self.values if row.role == "input"],
+            "outputs": [row.to_dict() for row in self.values if row.role == "output"],
             "attributes": [row.to_dict() for row in self.attributes],
             "tensors": [row.to_dict() for row in self.tensors],
+            "rebuild": self.rebuild,
         }
 
 

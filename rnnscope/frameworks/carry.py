@@ -12,17 +12,20 @@ import importlib.util
 import sys
 import warnings
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from rnnscope.errors import BadInput, RunFailed
-from rnnscope.execution.probe import build_module, make_inputs
+from rnnscope.execution.probe import build_module, initial_state, make_inputs
 from rnnscope.execution.runtime import TORCH_DTYPES, torch
 from rnnscope.frameworks.conventions import ONNX
+from rnnscope.frameworks.interface import GraphValue, dynamic_axes, graph_values
 from rnnscope.layer.spec import Kind, LayerSpec
 from rnnscope.report import (
     ExportedAttribute,
     ExportedTensor,
+    ExportedValue,
     ExportReport,
     FrameworkLayout,
     FrameworkTensor,
@@ -155,8 +158,13 @@ def export_onnx(
     parameters: Mapping[str, torch.Tensor],
     path: Path,
     layout: FrameworkLayout,
+    rebuild: str | None,
 ) -> ExportReport:
     """Export ``module`` to ``path`` and hold the file's recurrent nodes against ``layout``.
+
+    The graph takes the layer's example input and, unless ``--no-initial-state``, its initial
+    state, named as PyTorch names them (``interface.graph_values``), with L and N dynamic.
+    ``rebuild`` (the code that rebuilds the layer) goes into the model's metadata.
 
     Raises:
         RunFailed: torch's exporter failed on a valid layer.
@@ -164,16 +172,31 @@ def export_onnx(
     import onnx
     from onnx import numpy_helper
 
-    x = make_inputs(spec, torch.device("cpu"), next(module.parameters()).dtype)["input"]
+    inputs = make_inputs(spec, torch.device("cpu"), next(module.parameters()).dtype)
+    state = initial_state(spec, inputs)
+    expected_inputs, expected_outputs = graph_values(spec)
     try:
         with warnings.catch_warnings():
             # The exporter's deprecation and tracer warnings are about its own future, not this layer.
             warnings.simplefilter("ignore")
-            torch.onnx.export(module, (x,), str(path), dynamo=False)
+            torch.onnx.export(
+                module,
+                (inputs["input"],) if state is None else (inputs["input"], state),
+                str(path),
+                dynamo=False,
+                input_names=[value.name for value in expected_inputs],
+                output_names=[value.name for value in expected_outputs],
+                dynamic_axes=dynamic_axes(spec),
+            )
     except Exception as error:  # the exporter raises bare RuntimeErrors and its own types
         first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise RunFailed(f"torch.onnx.export failed: {first_line}") from None
     model = onnx.load(str(path))
+    if rebuild is not None:
+        onnx.helper.set_model_props(model, {"rebuild": rebuild})
+        onnx.save(model, str(path))
+    values = _values_against("input", model.graph.input, expected_inputs)
+    values += _values_against("output", model.graph.output, expected_outputs)
     initializers = {item.name: item for item in model.graph.initializer}
     convention = next(c for c in ONNX if c.kind == spec.kind.value)
     nodes = [node for node in model.graph.node if node.op_type == convention.layer]
@@ -199,7 +222,31 @@ def export_onnx(
             array = numpy_helper.to_array(initializers[name]) if name in initializers else None
             value = None if array is None else torch.from_numpy(array.copy())
             tensors.append(_held_against(claimed, name, value, parameters))
-    return ExportReport(str(path), EXPORTER, model.opset_import[0].version, attributes, tensors)
+    return ExportReport(
+        str(path), EXPORTER, model.opset_import[0].version, attributes, tensors, values, rebuild
+    )
+
+
+def _values_against(role: str, found: Sequence[Any], expected: list[GraphValue]) -> list[ExportedValue]:
+    """The graph's inputs (or outputs) beside PyTorch's names and shapes, position by position."""
+    rows = []
+    for index in range(max(len(found), len(expected))):
+        value = found[index] if index < len(found) else None
+        dims = None
+        if value is not None:
+            shape = value.type.tensor_type.shape.dim
+            dims = tuple(dim.dim_param if dim.dim_param else dim.dim_value for dim in shape)
+        claimed = expected[index] if index < len(expected) else None
+        rows.append(
+            ExportedValue(
+                role,
+                None if value is None else value.name,
+                dims,
+                None if claimed is None else claimed.name,
+                None if claimed is None else claimed.dims,
+            )
+        )
+    return rows
 
 
 def _expected_attributes(spec: LayerSpec) -> dict[str, str]:

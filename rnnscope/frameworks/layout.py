@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from rnnscope.errors import BadInput
 from rnnscope.frameworks.conventions import framework_layouts, pytorch_gate_order, pytorch_rows
+from rnnscope.frameworks.interface import export_notes, rebuild_code
 from rnnscope.layer.cost import total_parameters
 from rnnscope.layer.spec import Kind, LayerSpec
 from rnnscope.report import FrameworkLayout, LayoutReport
@@ -81,8 +82,9 @@ def layout(
             written = carry.write_npz(carry.rearrange(target, parameters), write, target, dtype)
         if export is not None:
             onnx_layout = framework_layouts(spec, "onnx")[0]
-            exported = carry.export_onnx(spec, module, parameters, export, onnx_layout)
-            notes.append(carry.EXPORTER_NOTE)
+            rebuild = None if found is not None else rebuild_code(spec, dtype, seed, export.name)
+            exported = carry.export_onnx(spec, module, parameters, export, onnx_layout, rebuild)
+            notes += [carry.EXPORTER_NOTE, *export_notes(spec, dtype, found is not None)]
     if device != "cpu":
         notes.append(f"--device {device} is not used: layout maps on the CPU")
     return LayoutReport(

@@ -6,7 +6,7 @@ from rich.console import Group, RenderableType
 from rich.text import Text
 
 from rnnscope.layer.spec import format_shape
-from rnnscope.render.common import FAIL, PASS, error_text, mark, new_table, note_lines, spaced
+from rnnscope.render.common import FAIL, PASS, UNKNOWN, error_text, mark, new_table, note_lines, spaced
 from rnnscope.report import ExportReport, FrameworkLayout, LayoutReport, WriteReport
 
 _DIRECTIONS = {"forward": "fwd", "reverse": "rev", "both": "fwd+rev"}
@@ -90,12 +90,40 @@ def _export(export: ExportReport) -> RenderableType:
     attributes.add_column("", justify="center")
     for item in export.attributes:
         attributes.add_row(item.node, item.name, Text(item.expected), Text(item.found), mark(item.ok))
+    values = new_table("Graph inputs and outputs: PyTorch's names")
+    values.add_column("", no_wrap=True)
+    values.add_column("name", no_wrap=True)
+    values.add_column("shape", no_wrap=True)
+    values.add_column("expected", no_wrap=True)
+    values.add_column("", justify="center")
+    for value in export.values:
+        values.add_row(
+            value.role,
+            value.name or UNKNOWN,
+            _dims(value.dims),
+            f"{value.expected_name or UNKNOWN} {_dims(value.expected)}",
+            mark(value.ok),
+        )
     verdict = (
         Text(f"{PASS} the exported model holds the layer as the onnx table says", style="green")
         if export.ok
         else Text(f"{FAIL} the exported model differs from the onnx table", style="bold red")
     )
-    return Group(tensors, attributes, verdict)
+    sections: list[RenderableType] = [tensors, attributes, values, verdict]
+    if export.rebuild is not None:
+        sections += [
+            Text(""),
+            Text(
+                "Python that rebuilds the exported layer and its input (the model's metadata key 'rebuild'):"
+            ),
+            Text(export.rebuild.rstrip("\n")),  # its lines fit 80 columns: copied as printed
+        ]
+    return Group(*sections)
+
+
+def _dims(dims: tuple[int | str, ...] | None) -> str:
+    """``(L, N, 10)``: named dynamic axes beside fixed sizes."""
+    return UNKNOWN if dims is None else "(" + ", ".join(str(dim) for dim in dims) + ")"
 
 
 def _written(written: WriteReport) -> Text:
