@@ -877,6 +877,7 @@ class LoadReport:
         document: dict[str, Any] = {
             "file": self.file,
             "format": self.format,
+            "format_name": self.format_name,
             "tensors": self.tensor_count,
             "layers": [layer.to_dict() for layer in self.layers],
             "problems": self.problems,
@@ -886,6 +887,7 @@ class LoadReport:
             document |= {
                 "expect": self.expectation.constructor,
                 "expect_module": self.expectation.module,
+                "expect_container": self.expectation.container,
                 "expect_prefix": self.expectation.prefix,
                 "mismatches": [row.to_dict() for row in self.expectation.mismatches],
                 "pytorch_error": self.expectation.pytorch_error,

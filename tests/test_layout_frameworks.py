@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from rnnscope.layer.spec import Kind, LayerSpec, make_spec
-from tests.helpers import run_json
+from tests.helpers import run_cli, run_json
 
 STEPS, BATCH = 5, 3
 
@@ -263,3 +263,15 @@ def test_onnx_cell_is_the_operator_on_one_step(tmp_path: Path, kind: Kind) -> No
     found = session.run(None, feeds)  # Y_h, Y_c: (D = 1, N, H)
     for value, expected in zip(found, after, strict=True):
         torch.testing.assert_close(torch.as_tensor(value)[0], expected, rtol=1e-5, atol=1e-5)
+
+
+def test_the_versions_layout_names_are_the_ones_these_tests_run(keras: ModuleType) -> None:
+    """layout says, without a ✓, which versions its mapping was checked against: these tests'."""
+    ort = pytest.importorskip("onnxruntime")
+    document = run_json("layout", "lstm")
+    for layout in document["frameworks"]:
+        assert f"Keras {keras.__version__} (torch backend)" in layout["equivalence"]
+        assert f"onnxruntime {ort.__version__}" in layout["equivalence"]
+        assert "not run here" in layout["equivalence"]
+    shown = run_cli("layout", "lstm")
+    assert shown.exit_code == 0 and "✓" not in shown.stdout and "✗" not in shown.stdout

@@ -494,7 +494,8 @@ def test_stats_show_the_forget_gate_bias(tmp_path: Path) -> None:
     block = lstm.weight_hh_l0_reverse.detach().double()[12:16]  # the o gate
     output = rows[(0, "reverse", "weight_hh", "o")]
     assert output["mean"] == pytest.approx(float(block.mean()))
-    assert output["std"] == pytest.approx(float(block.std(unbiased=False)))
+    assert output["std"] == pytest.approx(float(block.std()))  # torch.std's: ÷ (n − 1)
+    assert output["std"] != pytest.approx(float(block.std(unbiased=False)))
     assert "Weights per gate block" in run_cli("load", str(path), "--stats").stdout
 
 

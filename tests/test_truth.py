@@ -3,7 +3,15 @@ each against the run's own tensors or settings."""
 
 from __future__ import annotations
 
-from tests.helpers import run_cli, run_json
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from rnnscope.layer.spec import Kind, make_spec
+from tests.helpers import rendered, run_cli, run_json
 
 
 def test_the_batch_first_note_gives_each_state_its_own_width() -> None:
@@ -57,3 +65,91 @@ def test_a_cell_is_shown_without_a_layer_or_direction() -> None:
     assert "Parameters of the cell: the closed formula" in result.stdout
     verified = run_cli("verify", "gru", "--cell", "-N", "2")
     assert "0 fwd" not in verified.stdout and "Gate blocks of the cell's weights" in verified.stdout
+
+
+# --- the net: every field reaches its JSON ------------------------------------------------------
+
+# Fields whose JSON key has another name, or that the JSON spells out in several keys.
+_JSON_NAMES = {
+    "tensor_count": ["tensors"],
+    "expectation": ["expect", "expect_module", "expect_container", "expect_prefix", "mismatches"],
+    "slot": ["tensor", "index", "layer", "direction", "sequence", "equals", "reason"],
+    "states": ["states"],
+}
+
+
+def _assert_every_field_in_json(report: Any, document: dict[str, Any]) -> None:
+    for field in fields(report):
+        if getattr(report, field.name) is None:
+            continue  # an option not asked for: its key is left out or null
+        for key in _JSON_NAMES.get(field.name, [field.name]):
+            assert key in document, f"{type(report).__name__}.{field.name} does not reach its JSON ({key})"
+
+
+def test_every_field_of_each_report_reaches_its_json(tmp_path: Path) -> None:
+    from rnnscope.checkpoint.loading import load
+    from rnnscope.draw.content import unroll
+    from rnnscope.inspection import inspect
+    from rnnscope.smoke import run_smoke
+    from rnnscope.verification import verify
+
+    spec = make_spec(Kind.lstm, num_layers=2, bidirectional=True, seq_len=3, batch=2)
+    for report in (inspect(spec, gates=True), verify(spec), unroll(spec)):
+        document = report.to_dict()
+        _assert_every_field_in_json(report, document)
+    for row in inspect(spec).states:
+        _assert_every_field_in_json(row, row.to_dict())
+    smoke = run_smoke(quick=True)
+    _assert_every_field_in_json(smoke, smoke.to_dict())
+    for case in smoke.cases:
+        # A case's checks and states reach the JSON as the failed ones and the worst one's numbers.
+        document = case.to_dict()
+        assert {"failed_checks", "failed_states", "states_ok", "max_rel_error"} <= set(document)
+        _assert_every_field_in_json(case, document | {"checks": None, "states": None})
+    model = nn.Module()
+    model.rnn = nn.GRU(3, 4)
+    path = tmp_path / "model.pt"
+    torch.save({"weights": model.state_dict()}, path)
+    loaded = load(str(path), expect="nn.GRU(3, 4)", stats=True)
+    document = loaded.to_dict()
+    _assert_every_field_in_json(loaded, document)
+    assert document["format_name"] == loaded.format_name
+    assert (document["expect_container"], document["expect_prefix"]) == ("weights", "rnn")
+    drawing = unroll(make_spec(Kind.gru, seq_len=3))
+    assert drawing.to_dict()["cell_detail"] == "3 gates"
+
+
+# --- the net: a ✓ only where a check of the run produced it -------------------------------------
+
+
+def _marks(text: str) -> int:
+    return text.count("✓")
+
+
+def test_no_check_mark_without_a_check_of_the_run() -> None:
+    from rnnscope.comparison import compare
+    from rnnscope.draw.content import unroll
+    from rnnscope.frameworks.layout import layout
+    from rnnscope.inspection import inspect
+    from rnnscope.render import compare_view, draw_view, inspect_view, layout_view, verify_view
+    from rnnscope.verification import verify
+
+    spec = make_spec(Kind.gru, num_layers=2, bidirectional=True, seq_len=3, batch=2)
+    # Views that check nothing on the run: no ✓ at all.
+    assert _marks(rendered(draw_view(unroll(spec)))) == 0
+    assert _marks(rendered(layout_view(layout(spec, "all")))) == 0
+    specs = {kind: make_spec(kind, seq_len=3, batch=2) for kind in Kind}
+    assert _marks(rendered(compare_view(compare(specs)))) == 0
+    # inspect: one ✓ per row whose check passed, the totals' agreement and the verdict.
+    report = inspect(spec)
+    passed = sum(row.ok is True for row in report.tensors) + sum(row.ok for row in report.parameters)
+    passed += sum(row.ok is True for row in report.states)
+    assert _marks(rendered(inspect_view(report))) == passed + 1 + 1
+    # On meta with the forward pass skipped the tensors and states were not checked: no ✓ for them.
+    meta = inspect(make_spec(Kind.gru, num_layers=2, seq_len=200), device="meta")
+    assert meta.forward == "skipped"
+    assert _marks(rendered(inspect_view(meta))) == sum(row.ok for row in meta.parameters) + 1 + 1
+    # verify: one ✓ per check and per checked state, and the verdict.
+    verified = verify(spec)
+    checked = sum(row.ok for row in verified.checks) + sum(row.ok is True for row in verified.states)
+    assert _marks(rendered(verify_view(verified))) == checked + 1

@@ -265,7 +265,8 @@ def _notes(checkpoint: Checkpoint, layers: list[FoundLayer]) -> list[str]:
 
 def gate_stats(checkpoint: Checkpoint, layer: FoundLayer) -> list[StatRow]:
     """Mean, std, min and max of each gate block of weight_ih, weight_hh and b_ih + b_hh,
-    per layer and direction (float64, from the file's values)."""
+    per layer and direction (float64, from the file's values). The std is torch.std's, the
+    sample one: ÷ (n − 1)."""
     return tensor_gate_stats(layer.spec, checkpoint.state_dict(layer), layer.prefix)
 
 
@@ -291,7 +292,7 @@ def tensor_gate_stats(spec: LayerSpec, tensors: dict[str, torch.Tensor], prefix:
                     tensor=name,
                     gate=block.gate,
                     mean=_finite(rows_of_gate.mean()),
-                    std=_finite(rows_of_gate.std(unbiased=False)),
+                    std=_finite(rows_of_gate.std()),  # torch.std: ÷ (n − 1)
                     min=_finite(rows_of_gate.min()),
                     max=_finite(rows_of_gate.max()),
                 )

@@ -134,6 +134,7 @@ class Drawing:
             "module": self.module,
             "config": self.config,
             "cell_name": self.cell_name,
+            "cell_detail": self.cell_detail,
             "seq_len": self.seq_len,
             "steps_shown": self.steps_shown,
             "num_layers": self.num_layers,

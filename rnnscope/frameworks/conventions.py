@@ -52,7 +52,13 @@ class Convention:
         return f"{layer}({self.options})" if self.options else layer
 
 
-_SAME = "same outputs as PyTorch on the same input, within float32 noise"
+# Not checked on the run that prints it (layout needs neither library): the test suite
+# (tests/test_layout_frameworks.py) runs the layer in the library with PyTorch's weights carried
+# over, and these are the versions it last ran against.
+_SAME = (
+    "carried over by this table, PyTorch's weights give the same outputs within float32 noise: "
+    "not run here; rnnscope's tests check it with Keras 3.15.1 (torch backend) and onnxruntime 1.32.0"
+)
 
 # Keras 3 (keras.io/api/layers/recurrent_layers/lstm/, gru/, simple_rnn/; keras/src/layers/rnn/
 # lstm.py, gru.py, simple_rnn.py): per cell `kernel` (input_dim, G·units), `recurrent_kernel`

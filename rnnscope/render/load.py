@@ -127,7 +127,7 @@ def _number(value: float | None, signed: bool = True) -> str:
 
 
 def stats_table(rows: list[StatRow]) -> Table:
-    table = new_table("Weights per gate block (bias = b_ih + b_hh)")
+    table = new_table("Weights per gate block (bias = b_ih + b_hh; std ÷ (n − 1))")
     table.add_column("prefix", overflow="fold")
     table.add_column("layer", no_wrap=True)
     table.add_column("tensor", no_wrap=True)
