@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from rnnscope.errors import RunFailed
 from rnnscope.execution import probe as probe_module
 from rnnscope.execution.runtime import torch
 from rnnscope.layer.equations import equations, gate_rows
@@ -63,7 +64,14 @@ def test_float64_agrees_to_rounding() -> None:
 @pytest.mark.parametrize("kind", list(Kind))
 def test_low_precision_passes_its_own_tolerance(kind: Kind, dtype: str) -> None:
     """At the default sizes (L = 100, N = 32), where the tolerances were measured."""
-    report = verify(make_spec(kind), dtype=dtype)
+    try:
+        report = verify(make_spec(kind), dtype=dtype)
+    except RunFailed as error:
+        # torch 2.4's oneDNN builds no bfloat16 LSTM primitive on some CPUs (AMD EPYC here):
+        # the run fails as runs do (exit 3), not the check.
+        if "primitive descriptor" not in str(error):
+            raise
+        pytest.skip(f"this torch cannot run it on this CPU: {error}")
     assert report.ok, [check.to_dict() for check in report.checks]
     assert report.tolerance == TOLERANCES["cpu"][dtype]
 

@@ -199,7 +199,7 @@ def _flop_counter() -> Any:
     return flop_counter.FlopCounterMode(display=False)
 
 
-def _without_autograd() -> tuple[Any, str]:
+def without_autograd() -> tuple[Any, str]:
     """``torch.inference_mode()``, or ``torch.no_grad()`` where FlopCounterMode sees nothing
     under inference mode (torch 2.4 counts 0 there), with the name of the one chosen."""
     counter = _flop_counter()
@@ -214,8 +214,8 @@ def _forward(network: torch.nn.Module, recorder: Recorder, args: Any, kwargs: An
     """The one forward: hooked, without autograd, under FlopCounterMode with oneDNN off."""
     run = _Run()
     counter = _flop_counter()
-    without_autograd, run.mode = _without_autograd()
-    with notes_from_warnings(run.notes), recorder.hooked(), without_autograd:
+    no_autograd, run.mode = without_autograd()
+    with notes_from_warnings(run.notes), recorder.hooked(), no_autograd:
         # Turning oneDNN off warns about Intel GPUs (torch 2.13): nothing to do with this run.
         warnings.filterwarnings("ignore", message="TF32 acceleration on top of oneDNN")
         try:
