@@ -920,7 +920,7 @@ def model_command(
     layer_path: Annotated[
         Optional[str], _option("--layer", help="Show this recurrent module in full (its path).")
     ] = None,
-    device: DeviceOption = "cpu",
+    device: ComputeDeviceOption = "cpu",
     dtype: Annotated[
         Optional[str], _option("--dtype", help=", ".join(DTYPES) + ". [default: the model's own]")
     ] = None,

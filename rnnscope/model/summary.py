@@ -94,7 +94,7 @@ def run_model(
             line), a TorchScript module, an unreadable or unsafe --weights file.
         RunFailed: a device or driver failure.
     """
-    check_run_options(device, dtype or "float32", seed)
+    check_run_options(device, dtype or "float32", seed, computes=True)
     check_computes(device, "model")
     if batch is not None and batch < 1:
         raise BadInput(f"--batch must be a positive integer, got {batch}")
