@@ -31,6 +31,7 @@ from rnnscope.execution.runtime import (
 )
 from rnnscope.gradients import add_forget_bias, check_forget_bias
 from rnnscope.layer.cost import forward_bytes
+from rnnscope.layer.direction import DIRECTIONS
 from rnnscope.layer.gates import SIGMOID_GATES, gate_blocks
 from rnnscope.layer.spec import (
     Kind,
@@ -44,7 +45,6 @@ from rnnscope.layer.spec import (
 from rnnscope.report import ActivityReport, UnitActivity
 
 Tensor = torch.Tensor
-DIRECTIONS = ("forward", "reverse")
 # The gates are recomputed in float64: a value's rounding then cannot move it across --low or
 # --high, as it could in float16. MPS has no float64, so there they are recomputed on the CPU.
 COMPUTE_DTYPE = torch.float64

@@ -12,6 +12,7 @@ from math import prod
 from typing import Any
 
 from rnnscope.layer.cost import Cost, LayerParameters
+from rnnscope.layer.direction import direction
 from rnnscope.layer.equations import Equation, GateRow
 from rnnscope.layer.gates import GateBlock, gate_blocks, gate_meaning
 from rnnscope.layer.spec import LayerSpec, ParameterFormula, Shape
@@ -85,7 +86,7 @@ class ParameterRow:
         return cls(
             name=name,
             layer=formula.layer,
-            direction="reverse" if formula.reverse else "forward",
+            direction=direction(formula.reverse),
             role=formula.role,
             formula=formula.formula,
             expected=formula.shape,

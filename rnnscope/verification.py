@@ -12,6 +12,7 @@ from rnnscope.execution.reference import reference_forward
 from rnnscope.execution.runtime import check_fits, torch
 from rnnscope.inspection import state_rows
 from rnnscope.layer.cost import forward_bytes
+from rnnscope.layer.direction import DIRECTIONS, short
 from rnnscope.layer.equations import equations, gate_rows
 from rnnscope.layer.spec import LayerSpec, check_computes, check_torch_limits
 from rnnscope.report import CheckRow, VerifyReport
@@ -25,7 +26,6 @@ TOLERANCES: dict[str, dict[str, float]] = {
     "cpu": {"float64": 1e-10, "float32": 1e-5, "float16": 1e-2, "bfloat16": 5e-2},
     "accelerator": {"float64": 1e-10, "float32": 1e-2, "float16": 1e-2, "bfloat16": 5e-2},
 }
-DIRECTIONS = ("fwd", "rev")
 
 
 def tolerance(device_type: str, dtype: str) -> float:
@@ -95,7 +95,7 @@ def compare(spec: LayerSpec, ran: Probe, reference: dict[str, torch.Tensor], lim
             columns = slice(index * width, (index + 1) * width)
             checks.append(
                 _check(
-                    f"{output_name}[{direction}]",
+                    f"{output_name}[{short(direction)}]",
                     actual[output_name][..., columns],
                     reference[output_name][..., columns],
                     limit,
@@ -105,9 +105,9 @@ def compare(spec: LayerSpec, ran: Probe, reference: dict[str, torch.Tensor], lim
         checks.append(_check(output_name, actual[output_name], reference[output_name], limit))
     for state in ("h_n", "c_n") if spec.has_cell_state else ("h_n",):
         for layer in range(spec.num_layers):
-            for index, direction in enumerate(DIRECTIONS[: spec.directions]):
+            for index, direction in enumerate(spec.direction_names):
                 row = layer * spec.directions + index  # h_n's first axis is D·num_layers
-                name = f"{state}[layer {layer}, {direction}]"
+                name = f"{state}[layer {layer}, {short(direction)}]"
                 checks.append(_check(name, actual[state][row], reference[state][row], limit))
     return checks
 

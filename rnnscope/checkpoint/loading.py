@@ -17,6 +17,7 @@ from rnnscope.checkpoint.discovery import FoundLayer, weight_settings
 from rnnscope.checkpoint.reader import FORMATS, Checkpoint, read_checkpoint
 from rnnscope.errors import BadInput
 from rnnscope.layer import cost
+from rnnscope.layer.direction import direction
 from rnnscope.layer.gates import gate_blocks
 from rnnscope.layer.spec import (
     DTYPES,
@@ -288,7 +289,7 @@ def tensor_gate_stats(spec: LayerSpec, tensors: dict[str, torch.Tensor], prefix:
                 StatRow(
                     prefix=prefix,
                     layer=formula.layer,
-                    direction="reverse" if formula.reverse else "forward",
+                    direction=direction(formula.reverse),
                     tensor=name,
                     gate=block.gate,
                     mean=_finite(rows_of_gate.mean()),

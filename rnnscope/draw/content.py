@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from rnnscope.layer.direction import DIRECTIONS
 from rnnscope.layer.gates import gate_count
 from rnnscope.layer.spec import (
     Kind,
@@ -24,7 +25,7 @@ from rnnscope.layer.spec import (
     expected_tensors,
     format_shape,
 )
-from rnnscope.layer.states import DIRECTIONS, StateSlot, state_slots
+from rnnscope.layer.states import StateSlot, state_slots
 
 # Sequences longer than this are drawn as their first and last EDGE_STEPS steps with "…" between.
 MAX_FULL_STEPS = 6

@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from rnnscope.execution.runtime import torch
+from rnnscope.layer.direction import parameter_suffix
 from rnnscope.layer.gates import gate_blocks
 from rnnscope.layer.spec import Kind, LayerSpec
 
@@ -216,7 +217,7 @@ def reference_forward(
         outputs = []
         for direction in range(spec.directions):
             index = layer * spec.directions + direction
-            suffix = f"_l{layer}" + ("_reverse" if direction else "")
+            suffix = parameter_suffix(layer, reverse=direction == 1)
             w = direction_weights(spec, weights, suffix)
             observe = None
             if on_gates is not None:

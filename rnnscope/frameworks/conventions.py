@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rnnscope.layer.cost import total_parameters
+from rnnscope.layer.direction import direction, parameter_suffix
 from rnnscope.layer.gates import gate_blocks, gate_split
 from rnnscope.layer.spec import LayerSpec
 from rnnscope.report import Block, FrameworkLayout, FrameworkTensor
@@ -164,7 +165,7 @@ def _directions(spec: LayerSpec) -> list[tuple[int, bool, str]]:
     if spec.cell:
         return [(0, False, "")]
     return [
-        (layer, reverse, f"_l{layer}" + ("_reverse" if reverse else ""))
+        (layer, reverse, parameter_suffix(layer, reverse))
         for layer in range(spec.num_layers)
         for reverse in (False, True)[: spec.directions]
     ]
@@ -191,7 +192,7 @@ def _keras_tensors(spec: LayerSpec, convention: Convention) -> list[FrameworkTen
             _blocks(spec, convention, ("weight_ih" + suffix,)),
             _blocks(spec, convention, ("weight_hh" + suffix,)),
         )
-        where = (group, layer, "reverse" if reverse else "forward")
+        where = (group, layer, direction(reverse))
         tensors += [
             FrameworkTensor(where[0], "kernel", *where[1:], (width, rows), order, (kernel,), False, True),
             FrameworkTensor(
@@ -224,7 +225,7 @@ def _onnx_tensors(spec: LayerSpec, convention: Convention) -> list[FrameworkTens
     order = _gate_order(convention)
     d = spec.directions
     tensors = []
-    layers = 1 if spec.cell else spec.num_layers
+    layers = spec.stacked_layers
     for layer in range(layers):
         group = "cell" if spec.cell else f"layer{layer}"
         suffixes = [suffix for index, _, suffix in _directions(spec) if index == layer]

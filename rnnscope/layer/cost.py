@@ -34,7 +34,7 @@ def layer_parameters(spec: LayerSpec) -> list[LayerParameters]:
     gates, hidden = gate_count(spec.kind.value), spec.hidden_size
     recurrent = spec.hidden_size if spec.cell else spec.h_out
     rows = []
-    layers = 1 if spec.cell else spec.num_layers
+    layers = spec.stacked_layers
     for layer in range(layers):
         width = spec.layer_input_size(layer)
         in_symbol = "H_in" if layer == 0 else "D·H_out"
@@ -49,7 +49,7 @@ def layer_parameters(spec: LayerSpec) -> list[LayerParameters]:
             formula += " + H_out·H_cell"
             worked += f" + {spec.proj_size}·{hidden}"
             count += spec.proj_size * hidden
-        for direction in ("forward", "reverse")[: spec.directions]:
+        for direction in spec.direction_names:
             rows.append(LayerParameters(layer, direction, formula, f"{worked} = {count:,}", count))
     return rows
 
@@ -85,7 +85,7 @@ def forward_bytes(spec: LayerSpec, dtype: str) -> int:
     of one layer (G·H_cell per row and direction: the input projection is computed for all
     steps at once) and the states.
     """
-    layers = 1 if spec.cell else spec.num_layers
+    layers = spec.stacked_layers
     gates = _rows(spec) * spec.directions * gate_count(spec.kind.value) * spec.hidden_size
     elements = (
         total_parameters(spec)
@@ -184,11 +184,11 @@ def layer_costs(spec: LayerSpec, rows: int | None = None) -> list[LayerCost]:
     gates, hidden = gate_count(spec.kind.value), spec.hidden_size
     recurrent = spec.hidden_size if spec.cell else spec.h_out
     count = _rows(spec) if rows is None else rows
-    layers = 1 if spec.cell else spec.num_layers
+    layers = spec.stacked_layers
     costs = []
     for layer in range(layers):
         width = spec.layer_input_size(layer)
-        for direction in ("forward", "reverse")[: spec.directions]:
+        for direction in spec.direction_names:
             costs.append(
                 LayerCost(
                     layer=layer,
@@ -207,7 +207,7 @@ def layer_costs(spec: LayerSpec, rows: int | None = None) -> list[LayerCost]:
 def largest_matmul(spec: LayerSpec) -> tuple[int, int, int]:
     """(m, k, n) of the layer's biggest single matrix product: one layer's input projection for
     all steps at once, (R, in_k) @ (in_k, G·H_cell), at the widest in_k."""
-    width = max(spec.layer_input_size(layer) for layer in range(1 if spec.cell else spec.num_layers))
+    width = max(spec.layer_input_size(layer) for layer in range(spec.stacked_layers))
     return _rows(spec), width, gate_count(spec.kind.value) * spec.hidden_size
 
 
@@ -308,7 +308,7 @@ def activation_elements(spec: LayerSpec) -> int:
         per_direction += hidden
     if spec.proj_size > 0:
         per_direction += hidden
-    layers = 1 if spec.cell else spec.num_layers
+    layers = spec.stacked_layers
     per_row = sum(spec.layer_input_size(layer) + spec.directions * per_direction for layer in range(layers))
     return _rows(spec) * per_row
 
@@ -336,7 +336,7 @@ def training_bytes(spec: LayerSpec, dtype: str) -> int:
     states, and what the forward pass keeps for backward (plus as much again for the gradients
     flowing back through one layer's activations)."""
     estimate = forward_cost(spec, dtype)
-    one_layer = estimate.activation_bytes // (1 if spec.cell else spec.num_layers)
+    one_layer = estimate.activation_bytes // (spec.stacked_layers)
     return (
         2 * estimate.param_bytes
         + estimate.input_bytes

@@ -15,6 +15,7 @@ from enum import Enum
 from typing import Any
 
 from rnnscope.errors import BadInput
+from rnnscope.layer.direction import DIRECTIONS, Direction, parameter_suffix
 from rnnscope.layer.gates import gate_count
 
 Shape = tuple[int, ...]
@@ -89,6 +90,16 @@ class LayerSpec:
     def directions(self) -> int:
         """D in PyTorch's docs."""
         return 2 if self.bidirectional else 1
+
+    @property
+    def direction_names(self) -> tuple[Direction, ...]:
+        """``("forward",)`` or ``("forward", "reverse")``: PyTorch's direction axis, in its order."""
+        return DIRECTIONS[: self.directions]
+
+    @property
+    def stacked_layers(self) -> int:
+        """The layers the module stacks: ``num_layers``, and 1 for a cell."""
+        return 1 if self.cell else self.num_layers
 
     @property
     def h_out(self) -> int:
@@ -596,7 +607,7 @@ def expected_parameters(spec: LayerSpec) -> list[ParameterFormula]:
     for layer in range(spec.num_layers):
         in_formula = "H_in" if layer == 0 else "D·H_out"
         for reverse in (False, True)[: spec.directions]:
-            suffix = f"_l{layer}" + ("_reverse" if reverse else "")
+            suffix = parameter_suffix(layer, reverse)
             roles = [
                 ("weight_ih", f"({rows_formula}, {in_formula})", (rows, spec.layer_input_size(layer))),
                 ("weight_hh", f"({rows_formula}, H_out)", (rows, spec.h_out)),

@@ -23,9 +23,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from rnnscope.layer.direction import DIRECTIONS
 from rnnscope.layer.spec import LayerSpec, expected_tensors, format_shape
-
-DIRECTIONS = ("forward", "reverse")
 
 _EXPRESSION = re.compile(r"^([a-z_]+)\[([^\[\]]*)\]$")
 _INTEGER = re.compile(r"^-?\d+$")

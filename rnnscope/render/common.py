@@ -11,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 from rich.text import Text
 
+from rnnscope.layer.direction import short
 from rnnscope.report import ProgressCallback, Verdict
 
 PASS, FAIL, UNKNOWN = "✓", "✗", "—"
@@ -59,7 +60,7 @@ def spaced(*sections: RenderableType) -> Group:
 
 
 def layer_label(layer: int, direction: str) -> str:
-    return f"{layer} {'rev' if direction == 'reverse' else 'fwd'}"
+    return f"{layer} {short(direction)}"
 
 
 def error_text(value: float | None) -> str:

@@ -5,11 +5,10 @@ from __future__ import annotations
 from rich.console import Group, RenderableType
 from rich.text import Text
 
+from rnnscope.layer.direction import short
 from rnnscope.layer.spec import format_shape
 from rnnscope.render.common import FAIL, PASS, UNKNOWN, error_text, mark, new_table, note_lines, spaced
 from rnnscope.report import ExportReport, FrameworkLayout, LayoutReport, WriteReport
-
-_DIRECTIONS = {"forward": "fwd", "reverse": "rev", "both": "fwd+rev"}
 
 
 def layout_view(report: LayoutReport) -> RenderableType:
@@ -51,7 +50,7 @@ def _framework(layout: FrameworkLayout) -> RenderableType:
     table.add_column("from PyTorch", overflow="fold")
     for tensor in layout.tensors:
         table.add_row(
-            f"{tensor.layer} {_DIRECTIONS[tensor.direction]}",
+            f"{tensor.layer} {'fwd+rev' if tensor.direction == 'both' else short(tensor.direction)}",
             tensor.leaf,
             format_shape(tensor.shape),
             tensor.gate_order,
