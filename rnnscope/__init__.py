@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from rnnscope.checkpoint.reader import read_checkpoint
     from rnnscope.comparison import compare
     from rnnscope.gradients import gradients
-    from rnnscope.inspection import inspect
+    from rnnscope.inspection import inspect_layer as inspect
     from rnnscope.model.summary import run_model
     from rnnscope.smoke import run_smoke
     from rnnscope.verification import verify
@@ -67,22 +67,24 @@ __all__ = [
 __version__ = "0.1.0"
 
 
-# Each public function and the module that holds it: imported on first use, so that
-# `rnnscope --help` never pays for `import torch`.
+# Each public function and where it lives, imported on first use, so that `rnnscope --help` never
+# pays for `import torch`. (The library's name for inspect is inspect_layer: within the package,
+# `inspect` is the standard library's.)
 _LAZY = {
-    "inspect": "rnnscope.inspection",
-    "verify": "rnnscope.verification",
-    "run_smoke": "rnnscope.smoke",
-    "compare": "rnnscope.comparison",
-    "bench": "rnnscope.benchmark",
-    "gradients": "rnnscope.gradients",
-    "load": "rnnscope.checkpoint.loading",
-    "run_model": "rnnscope.model.summary",
-    "read_checkpoint": "rnnscope.checkpoint.reader",
+    "inspect": "rnnscope.inspection.inspect_layer",
+    "verify": "rnnscope.verification.verify",
+    "run_smoke": "rnnscope.smoke.run_smoke",
+    "compare": "rnnscope.comparison.compare",
+    "bench": "rnnscope.benchmark.bench",
+    "gradients": "rnnscope.gradients.gradients",
+    "load": "rnnscope.checkpoint.loading.load",
+    "run_model": "rnnscope.model.summary.run_model",
+    "read_checkpoint": "rnnscope.checkpoint.reader.read_checkpoint",
 }
 
 
 def __getattr__(name: str) -> Any:
     if name not in _LAZY:
         raise AttributeError(f"module 'rnnscope' has no attribute {name!r}")
-    return getattr(importlib.import_module(_LAZY[name]), name)
+    module, _, attribute = _LAZY[name].rpartition(".")
+    return getattr(importlib.import_module(module), attribute)

@@ -483,7 +483,7 @@ def inspect_command(
     (a sweep: the worst of its runs; bad input is refused before any runs).
     """
     from rnnscope.execution.probe import check_runs
-    from rnnscope.inspection import inspect as inspect_layer
+    from rnnscope.inspection import inspect_layer
 
     runs = layer.runs(kind, check=lambda run: check_runs(run.spec, run.device, run.dtype))
     return output.sweep(
@@ -761,13 +761,13 @@ def draw_command(
     Exit 0, or 2 for bad input, a missing library or a file that cannot be written.
     """
     from rnnscope.draw.content import unroll
-    from rnnscope.draw.geometry import layout
+    from rnnscope.draw.geometry import place
     from rnnscope.draw.svg import write_picture
 
     if svg is None and png is None and not output.json:
         raise BadInput("draw needs --svg FILE or --png FILE (or --json for the picture as data)")
     drawing = unroll(layer.spec(kind), notes=layer.unused_run_flags("draw builds nothing"))
-    files = write_picture(layout(drawing), svg, png) if svg is not None or png is not None else []
+    files = write_picture(place(drawing), svg, png) if svg is not None or png is not None else []
     output.show(replace(drawing, files=files), "draw_view")
     return 0
 

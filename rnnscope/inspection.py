@@ -20,7 +20,7 @@ from rnnscope.layer.states import StateSlot, parse_index, state_notes, state_slo
 from rnnscope.report import InspectReport, ParameterRow, StateRow, TensorRow
 
 
-def inspect(
+def inspect_layer(
     spec: LayerSpec, device: str = "cpu", dtype: str = "float32", seed: int = 0, gates: bool = False
 ) -> InspectReport:
     """Build the layer the spec describes, run synthetic input through it and report.

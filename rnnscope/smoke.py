@@ -18,7 +18,7 @@ from typing import Any
 from rnnscope.errors import BadInput, RnnscopeError
 from rnnscope.execution.environment import environment
 from rnnscope.execution.runtime import resolve_device
-from rnnscope.inspection import inspect
+from rnnscope.inspection import inspect_layer
 from rnnscope.layer.spec import (
     Kind,
     LayerSpec,
@@ -144,7 +144,7 @@ def _run_case(config: SmokeConfig, device: str, dtype: str, seed: int) -> SmokeC
     checks: list[CheckRow] = []
     try:
         spec = config.spec
-        inspected = inspect(spec, device, dtype, seed)
+        inspected = inspect_layer(spec, device, dtype, seed)
         shapes_ok, states = not inspected.verdict.differing, inspected.states
         verified = verify(spec, device, dtype, seed)
         checks = verified.checks

@@ -60,7 +60,7 @@ def verify(
     return VerifyReport(
         **ran.run_fields(dtype, seed),
         tolerance=limit,
-        checks=compare(spec, ran, reference, limit),
+        checks=reference_checks(spec, ran, reference, limit),
         states=state_rows(ran),
         equations=equations(spec),
         gates=gate_rows(spec),
@@ -81,7 +81,9 @@ def check_verifies(spec: LayerSpec, device: str, dtype: str) -> None:
     check_runs(spec, device, dtype, computes=True)
 
 
-def compare(spec: LayerSpec, ran: Probe, reference: dict[str, torch.Tensor], limit: float) -> list[CheckRow]:
+def reference_checks(
+    spec: LayerSpec, ran: Probe, reference: dict[str, torch.Tensor], limit: float
+) -> list[CheckRow]:
     """One check per tensor slice: the output per direction, then h_n / c_n per layer and
     direction (cells: h_1 and c_1)."""
     actual = ran.outputs

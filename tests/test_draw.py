@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rnnscope.draw.content import Drawing, Edge, steps_to_show, unroll
-from rnnscope.draw.geometry import Box, Layout, layout
+from rnnscope.draw.geometry import Box, Layout, place
 from rnnscope.layer.gates import gate_count
 from rnnscope.layer.spec import (
     Kind,
@@ -104,7 +104,7 @@ def test_one_cell_per_step_layer_and_direction(spec: LayerSpec) -> None:
 @given(drawn_specs())
 def test_every_h_n_row_leaves_once_at_the_end_of_its_row(spec: LayerSpec) -> None:
     drawing = unroll(spec)
-    picture = layout(drawing)
+    picture = place(drawing)
     finals = [e for e in drawing.edges if e.tensor in ("h_n", "c_n", "h_1", "c_1")]
     for name in {e.tensor for e in finals}:
         rows = [e.index for e in finals if e.tensor == name]
@@ -129,7 +129,7 @@ def test_every_h_n_row_leaves_once_at_the_end_of_its_row(spec: LayerSpec) -> Non
 @given(drawn_specs())
 def test_no_two_labels_overlap_and_every_edge_is_labelled(spec: LayerSpec) -> None:
     drawing = unroll(spec)
-    picture = layout(drawing)
+    picture = place(drawing)
     assert _overlapping_labels(picture) == []
     named = {index for label in picture.labels for index in label.edges}
     assert named == set(range(len(drawing.edges)))
@@ -154,7 +154,7 @@ def _crosses(box: Box, start: tuple[float, float], end: tuple[float, float]) -> 
 @settings(max_examples=30, deadline=None)
 @given(drawn_specs())
 def test_no_arrow_runs_through_a_label_or_a_cell(spec: LayerSpec) -> None:
-    picture = layout(unroll(spec))
+    picture = place(unroll(spec))
     boxes = [label.box for label in picture.all_labels()] + [cell.box for cell in picture.cells]
     for box in boxes:
         for arrow in picture.arrows:
@@ -165,7 +165,7 @@ def test_no_arrow_runs_through_a_label_or_a_cell(spec: LayerSpec) -> None:
 def test_the_output_bar_carries_the_whole_output() -> None:
     drawing = unroll(make_spec(Kind.gru, batch_first=True, seq_len=9, batch=3))
     assert drawing.edges[-1].tensor == "output" and drawing.edges[-1].shape == (3, 9, 20)
-    texts = [line for label in layout(drawing).labels for line in label.lines]
+    texts = [line for label in place(drawing).labels for line in label.lines]
     assert "output (N, L, D·H_out) = (3, 9, 20)" in texts
     assert "input (N, L, H_in) = (3, 9, 10)" in texts
     assert drawing.x_t_source == "input[:, t]"
@@ -207,7 +207,7 @@ def test_lengths_mark_each_sequence_end_and_shrink_the_batch() -> None:
         "output_padded[4, 2, 0:20]",
         "output_padded[1, 3, 0:20]",
     )
-    marked = [cell for cell in layout(drawing).cells if cell.marked]
+    marked = [cell for cell in place(drawing).cells if cell.marked]
     assert len(marked) == 3  # steps 6, 4 and 1
 
 
@@ -273,7 +273,7 @@ def test_svg_parses_and_renders_to_png(spec: LayerSpec) -> None:
     from rnnscope.draw.svg import png_bytes, svg_text
 
     drawing = unroll(spec)
-    picture = layout(drawing)
+    picture = place(drawing)
     svg = svg_text(picture)
     root = ElementTree.fromstring(svg)
     rounded = [rect for rect in root.iter(f"{SVG}rect") if rect.get("rx") == "6"]

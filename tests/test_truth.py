@@ -87,9 +87,9 @@ def _assert_every_field_in_json(report: Any, document: dict[str, Any]) -> None:
 
 
 def test_every_field_of_each_report_reaches_its_json(tmp_path: Path) -> None:
+    from rnnscope import inspect
     from rnnscope.checkpoint.loading import load
     from rnnscope.draw.content import unroll
-    from rnnscope.inspection import inspect
     from rnnscope.smoke import run_smoke
     from rnnscope.verification import verify
 
@@ -127,10 +127,10 @@ def _marks(text: str) -> int:
 
 
 def test_no_check_mark_without_a_check_of_the_run() -> None:
+    from rnnscope import inspect
     from rnnscope.comparison import compare
     from rnnscope.draw.content import unroll
     from rnnscope.frameworks.layout import layout
-    from rnnscope.inspection import inspect
     from rnnscope.render import compare_view, draw_view, inspect_view, layout_view, verify_view
     from rnnscope.verification import verify
 

@@ -242,7 +242,7 @@ def test_inspect_gates_adds_the_section() -> None:
 
 
 def test_inspect_gates_view_fits_80_columns() -> None:
-    from rnnscope.inspection import inspect
+    from rnnscope import inspect
 
     report = inspect(make_spec(Kind.lstm, proj_size=5, num_layers=2, seq_len=4, batch=2), gates=True)
     assert max(len(line) for line in rendered(inspect_view(report)).splitlines()) <= 80

@@ -132,7 +132,7 @@ def evidence(layer: FoundLayer, field: str) -> str:
     return shown("weight_hr_l0")  # proj_size
 
 
-def compare(layer: FoundLayer, module: torch.nn.Module, constructor: Constructor) -> list[Mismatch]:
+def mismatches(layer: FoundLayer, module: torch.nn.Module, constructor: Constructor) -> list[Mismatch]:
     """Every setting both sides have in which the file's layer and the constructor differ."""
     mine, theirs = _file_settings(layer), _settings(module, constructor)
     return [

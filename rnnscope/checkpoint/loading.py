@@ -82,7 +82,7 @@ def load(
     notes = _notes(checkpoint, found)
     expectation = None
     if constructor is not None:
-        from rnnscope.checkpoint.expectation import build_on_meta, compare, pytorch_error
+        from rnnscope.checkpoint.expectation import build_on_meta, mismatches, pytorch_error
 
         module = build_on_meta(constructor, notes)
         layer = _expected_layer(found, constructor.kind, constructor.cell, prefix)
@@ -91,7 +91,7 @@ def load(
             repr(module),
             layer.container,
             layer.prefix,
-            compare(layer, module, constructor),
+            mismatches(layer, module, constructor),
             pytorch_error(layer, module),
         )
     return LoadReport(

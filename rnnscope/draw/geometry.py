@@ -478,6 +478,6 @@ class _Placer:
             y += LINE_HEIGHT + 4
 
 
-def layout(drawing: Drawing) -> Layout:
+def place(drawing: Drawing) -> Layout:
     """Place every cell, arrow and label of ``drawing`` on an exact grid."""
     return _Placer(drawing).place()

@@ -42,7 +42,7 @@ from rnnscope.model.target import (
     synthetic_arguments,
 )
 from rnnscope.report import ModelActivity, ModuleActivity, StatRow
-from rnnscope.verification import compare, tolerance
+from rnnscope.verification import reference_checks, tolerance
 
 
 @dataclass
@@ -315,7 +315,7 @@ def verify_calls(record: ModuleRecord) -> CallsVerified | None:
         inputs = {name: tensor.to("cpu", torch.float64) for name, tensor in ran.inputs.items()}
         with torch.no_grad():
             reference = reference_forward(ran.spec, weights, inputs)
-        checks = compare(ran.spec, ran, reference, limit)
+        checks = reference_checks(ran.spec, ran, reference, limit)
         for check in checks:
             worst_abs = max(
                 worst_abs, check.max_abs_error if check.max_abs_error is not None else float("inf")
