@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 
 from rnnscope.errors import BadInput, RnnscopeError
+from rnnscope.layer.side_by_side import specs_side_by_side
 from rnnscope.layer.spec import (
     COMPUTE_DEVICE_CHOICES,
     DEVICE_CHOICES,
@@ -84,6 +85,27 @@ class LayerFlags:
     seed: int
     computes: bool = False  # the command needs values: --device meta is not one of its devices
 
+    def settings(self) -> dict[str, Any]:
+        """The flags as ``make_spec``'s keywords."""
+        return {
+            "cell": self.cell,
+            "input_size": self.input_size,
+            "hidden_size": self.hidden_size,
+            "num_layers": self.layers,
+            "bias": self.bias,
+            "batch_first": self.batch_first,
+            "dropout": self.dropout,
+            "bidirectional": self.bidirectional,
+            "proj_size": self.proj_size,
+            "nonlinearity": self.nonlinearity,
+            "seq_len": self.seq_len,
+            "batch": self.batch,
+            "unbatched": self.unbatched,
+            "lengths": parse_lengths(self.lengths) if self.lengths is not None else None,
+            "enforce_sorted": self.enforce_sorted,
+            "initial_state": not self.no_initial_state,
+        }
+
     def spec(self, kind: Kind) -> LayerSpec:
         """Validate every flag (in our flag names) and return the spec for ``kind``.
 
@@ -91,25 +113,7 @@ class LayerFlags:
             BadInput: the first invalid value or combination.
         """
         check_run_options(self.device, self.dtype, self.seed, self.computes)
-        return make_spec(
-            kind,
-            cell=self.cell,
-            input_size=self.input_size,
-            hidden_size=self.hidden_size,
-            num_layers=self.layers,
-            bias=self.bias,
-            batch_first=self.batch_first,
-            dropout=self.dropout,
-            bidirectional=self.bidirectional,
-            proj_size=self.proj_size,
-            nonlinearity=self.nonlinearity,
-            seq_len=self.seq_len,
-            batch=self.batch,
-            unbatched=self.unbatched,
-            lengths=parse_lengths(self.lengths) if self.lengths is not None else None,
-            enforce_sorted=self.enforce_sorted,
-            initial_state=not self.no_initial_state,
-        )
+        return make_spec(kind, **self.settings())
 
     def unused_run_flags(
         self, reason: str, unused: tuple[str, ...] = ("--device", "--dtype", "--seed")
@@ -142,33 +146,13 @@ class LayerFlags:
         return {spec.kind: spec for spec in specs}, notes
 
     def specs_for(self, kinds: list[Kind]) -> tuple[list[LayerSpec], list[str]]:
-        """One spec per kind from the same flags, and notes on how the kind-specific flags applied.
-
-        ``--proj-size`` goes to the LSTM rows and ``--nonlinearity`` to the RNN rows, the other
-        rows are built without them and a note says so; when no kind takes one, the first kind
-        refuses it as ``spec`` does.
+        """One spec per kind from the same flags, as ``specs_side_by_side`` applies them.
 
         Raises:
-            BadInput: the first invalid value or combination, checked on the kind that takes it.
+            BadInput: the first invalid value or combination.
         """
-        notes = []
-        several = len(set(kinds)) > 1
-        drop_proj = several and Kind.lstm in kinds and self.proj_size != 0
-        drop_nonlinearity = several and Kind.rnn in kinds and self.nonlinearity is not None
-        if drop_proj:
-            others = " and ".join(kind.value for kind in kinds if kind is not Kind.lstm)
-            notes.append(f"--proj-size {self.proj_size} applies to the lstm row only: {others} have none")
-        if drop_nonlinearity:
-            notes.append(f"--nonlinearity {self.nonlinearity} applies to the rnn row only")
-        specs = []
-        for kind in kinds:
-            flags = self
-            if drop_proj and kind is not Kind.lstm:
-                flags = replace(flags, proj_size=0)
-            if drop_nonlinearity and kind is not Kind.rnn:
-                flags = replace(flags, nonlinearity=None)
-            specs.append(flags.spec(kind))
-        return specs, notes
+        check_run_options(self.device, self.dtype, self.seed, self.computes)
+        return specs_side_by_side(kinds, self.settings())
 
 
 # The valued flags that have no default (--seq-len, --batch, --nonlinearity): None until given.

@@ -133,3 +133,17 @@ def test_a_layer_no_torch_can_build_is_bad_input(command: list[str]) -> None:
     assert result.stderr.endswith(
         "past the 2^63 - 1 bytes a PyTorch tensor can hold; lower --batch, --hidden-size\n"
     )
+
+
+def test_the_kind_only_settings_go_to_their_kinds_in_the_library() -> None:
+    from rnnscope.layer.side_by_side import specs_side_by_side
+    from rnnscope.layer.spec import Kind
+
+    kinds = [Kind.rnn, Kind.gru, Kind.lstm]
+    specs, notes = specs_side_by_side(kinds, {"proj_size": 5, "nonlinearity": "relu"})
+    assert [(spec.proj_size, spec.nonlinearity) for spec in specs] == [(0, "relu"), (0, "tanh"), (5, "tanh")]
+    assert notes == [
+        "--proj-size 5 applies to the lstm row only: rnn and gru have none",
+        "--nonlinearity relu applies to the rnn row only",
+    ]
+    assert specs_side_by_side([Kind.lstm], {"proj_size": 5})[1] == []
