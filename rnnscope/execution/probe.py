@@ -87,7 +87,7 @@ def make_inputs(spec: LayerSpec, device: torch.device, dtype: torch.dtype) -> di
     batch_axis = () if spec.unbatched else (n,)
     if spec.cell:
         x = draw(*batch_axis, spec.input_size, device=device, dtype=dtype)  # (N, H_in)
-        states = {name: (*batch_axis, spec.hidden_size) for name in _state_names(spec, "0")}
+        states = {name: (*batch_axis, spec.hidden_size) for name in state_names(spec, "0")}
     else:
         if spec.unbatched:
             x_shape: tuple[int, ...] = (steps, spec.input_size)  # (L, H_in)
@@ -104,7 +104,7 @@ def make_inputs(spec: LayerSpec, device: torch.device, dtype: torch.dtype) -> di
         layers = spec.directions * spec.num_layers
         states = {
             name: (layers, *batch_axis, spec.hidden_size if name == "c_0" else spec.h_out)
-            for name in _state_names(spec, "0")
+            for name in state_names(spec, "0")
         }
     inputs = {"input": x}
     if spec.initial_state:
@@ -112,7 +112,8 @@ def make_inputs(spec: LayerSpec, device: torch.device, dtype: torch.dtype) -> di
     return inputs
 
 
-def _state_names(spec: LayerSpec, step: str) -> list[str]:
+def state_names(spec: LayerSpec, step: str) -> list[str]:
+    """h_{step} (and c_{step} for LSTM): the names probe and model give a state's tensors."""
     return ["h_" + step, "c_" + step] if spec.has_cell_state else ["h_" + step]
 
 
@@ -221,7 +222,7 @@ def _forward(result: Probe) -> None:
     state = initial_state(spec, inputs)
     if spec.cell:
         returned = module(x, state)
-        names = _state_names(spec, "1")
+        names = state_names(spec, "1")
         values = returned if spec.has_cell_state else (returned,)
         result.outputs = dict(zip(names, values, strict=True))
         return
@@ -241,4 +242,4 @@ def _forward(result: Probe) -> None:
         output, final = module(x, state)
         result.outputs["output"] = output
     finals = final if spec.has_cell_state else (final,)
-    result.outputs |= dict(zip(_state_names(spec, "n"), finals, strict=True))
+    result.outputs |= dict(zip(state_names(spec, "n"), finals, strict=True))

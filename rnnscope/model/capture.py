@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from rnnscope.activity import GateActivity
-from rnnscope.execution.probe import Probe
+from rnnscope.execution.probe import Probe, state_names
 from rnnscope.execution.runtime import torch
 from rnnscope.layer import cost
 from rnnscope.layer.gates import SIGMOID_GATES
@@ -125,17 +125,13 @@ def _results(spec: LayerSpec, result: Any) -> tuple[Any, Any]:
     return result, None
 
 
-def _state_names(spec: LayerSpec, step: str) -> list[str]:
-    return [f"h_{step}", f"c_{step}"] if spec.has_cell_state else [f"h_{step}"]
-
-
 def _states(spec: LayerSpec, value: Any, step: str) -> dict[str, torch.Tensor] | None:
     if value is None:
         return None
     values = value if isinstance(value, (tuple, list)) else (value,)
     if not all(isinstance(item, torch.Tensor) for item in values):
         return None
-    return dict(zip(_state_names(spec, step), values, strict=False))
+    return dict(zip(state_names(spec, step), values, strict=False))
 
 
 def packed_lengths(packed: PackedSequence) -> tuple[int, ...]:
