@@ -33,7 +33,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from rnnscope.errors import BadInput, ExitCode, RnnscopeError, RunFailed
-from rnnscope.layer.spec import Kind, LayerSpec, make_spec
+from rnnscope.layer.spec import Kind, LayerSpec
+from rnnscope.layer.validation import make_spec
 
 if TYPE_CHECKING:
     from rnnscope.benchmark import bench

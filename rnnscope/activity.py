@@ -33,15 +33,10 @@ from rnnscope.gradients import add_forget_bias, check_forget_bias
 from rnnscope.layer.cost import forward_bytes
 from rnnscope.layer.direction import DIRECTIONS
 from rnnscope.layer.gates import SIGMOID_GATES, gate_blocks
-from rnnscope.layer.spec import (
-    Kind,
-    LayerSpec,
-    check_computes,
-    check_torch_limits,
-    expected_tensors,
-    format_shape,
-    make_spec,
-)
+from rnnscope.layer.limits import check_torch_limits
+from rnnscope.layer.shapes import expected_tensors, format_shape
+from rnnscope.layer.spec import Kind, LayerSpec
+from rnnscope.layer.validation import check_computes, make_spec
 from rnnscope.report import ActivityReport, UnitActivity
 
 Tensor = torch.Tensor

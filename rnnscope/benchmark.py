@@ -25,7 +25,9 @@ from rnnscope.execution.runtime import (
     torch,
 )
 from rnnscope.layer import cost
-from rnnscope.layer.spec import LayerSpec, check_computes, check_torch_limits
+from rnnscope.layer.limits import check_torch_limits
+from rnnscope.layer.spec import LayerSpec
+from rnnscope.layer.validation import check_computes
 from rnnscope.report import ProgressCallback
 
 rnn_utils = torch.nn.utils.rnn

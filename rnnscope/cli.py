@@ -23,17 +23,10 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 
 from rnnscope.errors import BadInput, RnnscopeError
+from rnnscope.layer.command_line import parse_lengths
 from rnnscope.layer.side_by_side import specs_side_by_side
-from rnnscope.layer.spec import (
-    COMPUTE_DEVICE_CHOICES,
-    DEVICE_CHOICES,
-    DTYPES,
-    Kind,
-    LayerSpec,
-    check_run_options,
-    make_spec,
-    parse_lengths,
-)
+from rnnscope.layer.spec import DTYPES, Kind, LayerSpec
+from rnnscope.layer.validation import COMPUTE_DEVICE_CHOICES, DEVICE_CHOICES, check_run_options, make_spec
 from rnnscope.sweep import (
     FLAGS_BY_NAME,
     Axis,
@@ -265,8 +258,10 @@ class Output:
                     continue
                 if outcome.report is not None:
                     self.show(outcome.report, view)
-                else:
-                    sys.stderr.write(f"error: {outcome.combination.label}: {outcome.error}\n")
+                elif outcome.error is not None:
+                    sys.stderr.write(
+                        f"error: {outcome.combination.label}: {outcome.error.command_line_message}\n"
+                    )
         if render is not None:
             render.print_view(getattr(render, summary)(outcomes))
         return worst_exit_code(outcomes)
@@ -403,7 +398,7 @@ def command(
                 if output.debug:  # the traceback, and still the contract's exit code
                     traceback.print_exc(file=sys.stderr)
                 else:
-                    sys.stderr.write(f"error: {error}\n")
+                    sys.stderr.write(f"error: {error.command_line_message}\n")
                 raise typer.Exit(int(error.exit_code)) from None
             raise typer.Exit(code)
 

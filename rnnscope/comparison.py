@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rnnscope.layer.cost import forward_cost, ratio_vs_rnn, total_parameters
-from rnnscope.layer.spec import Kind, LayerSpec, check_torch_limits
+from rnnscope.layer.limits import check_torch_limits
+from rnnscope.layer.spec import Kind, LayerSpec
 
 # The order of the rows: the baseline first, then by gate count.
 KINDS = (Kind.rnn, Kind.gru, Kind.lstm)

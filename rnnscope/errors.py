@@ -13,9 +13,18 @@ class ExitCode(IntEnum):
 
 
 class RnnscopeError(Exception):
-    """An error meant for the user: one line of text and an exit code."""
+    """An error meant for the user: one line of text and an exit code.
+
+    ``command_line_message`` is the line the command line prints: the same text, except where
+    the error names settings, which its text names as Python callers pass them (``hidden_size``)
+    and the command line as flags (``--hidden-size``).
+    """
 
     exit_code: ExitCode = ExitCode.RUN_FAILED
+
+    def __init__(self, message: str, *, command_line_message: str | None = None) -> None:
+        super().__init__(message)
+        self.command_line_message = message if command_line_message is None else command_line_message
 
 
 class BadInput(RnnscopeError):

@@ -28,7 +28,10 @@ from rnnscope.execution.runtime import (
 )
 from rnnscope.layer import cost
 from rnnscope.layer.gates import gate_blocks
-from rnnscope.layer.spec import Kind, LayerSpec, check_computes, check_torch_limits, expected_parameters
+from rnnscope.layer.limits import check_torch_limits
+from rnnscope.layer.shapes import expected_parameters
+from rnnscope.layer.spec import Kind, LayerSpec
+from rnnscope.layer.validation import check_computes
 from rnnscope.report import ProgressCallback
 
 # The memory horizon counts the steps back from T over which the norm stays at or above this

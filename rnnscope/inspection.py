@@ -7,15 +7,8 @@ from rnnscope.execution.runtime import torch
 from rnnscope.layer import cost
 from rnnscope.layer.equations import gate_rows
 from rnnscope.layer.gates import GATES, gate_count
-from rnnscope.layer.spec import (
-    Kind,
-    LayerSpec,
-    Shape,
-    expected_batch_sizes,
-    expected_parameters,
-    expected_tensors,
-    symbols,
-)
+from rnnscope.layer.shapes import expected_batch_sizes, expected_parameters, expected_tensors, symbols
+from rnnscope.layer.spec import Kind, LayerSpec, Shape
 from rnnscope.layer.states import StateSlot, parse_index, state_notes, state_slots
 from rnnscope.report import InspectReport, ParameterRow, StateRow, TensorRow
 

@@ -15,7 +15,8 @@ from rnnscope.layer.cost import Cost, LayerParameters
 from rnnscope.layer.direction import direction
 from rnnscope.layer.equations import Equation, GateRow
 from rnnscope.layer.gates import GateBlock, gate_blocks, gate_meaning
-from rnnscope.layer.spec import LayerSpec, ParameterFormula, Shape
+from rnnscope.layer.shapes import ParameterFormula
+from rnnscope.layer.spec import LayerSpec, Shape
 from rnnscope.layer.states import StateSlot
 
 # A long run's progress callback: (steps done, steps in all, what the last step was).

@@ -19,15 +19,9 @@ from rnnscope.errors import BadInput, RnnscopeError
 from rnnscope.execution.environment import environment
 from rnnscope.execution.runtime import resolve_device
 from rnnscope.inspection import inspect_layer
-from rnnscope.layer.spec import (
-    Kind,
-    LayerSpec,
-    check_computes,
-    check_run_options,
-    command_line,
-    make_spec,
-    spec_flags,
-)
+from rnnscope.layer.command_line import command_line, spec_flags
+from rnnscope.layer.spec import Kind, LayerSpec
+from rnnscope.layer.validation import check_computes, check_run_options, make_spec
 from rnnscope.report import CheckRow, ProgressCallback, SmokeCase, SmokeReport, StateRow, Verdict
 from rnnscope.verification import verify
 
@@ -149,7 +143,12 @@ def _run_case(config: SmokeConfig, device: str, dtype: str, seed: int) -> SmokeC
         verified = verify(spec, device, dtype, seed)
         checks = verified.checks
     except Exception as error:  # a crash in one case is that case's failure, not the run's
-        text = str(error) if isinstance(error, RnnscopeError) else f"{type(error).__name__}: {error}"
+        # in the command line's words, as the case's name and reproduce line are
+        text = (
+            error.command_line_message
+            if isinstance(error, RnnscopeError)
+            else f"{type(error).__name__}: {error}"
+        )
         elapsed = time.perf_counter() - started
         return SmokeCase(
             config.name,

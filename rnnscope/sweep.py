@@ -191,9 +191,9 @@ def prepare(
             prepared = build(combination)
             check(prepared)
         except BadInput as error:
-            if len(combos) == 1 or str(error).startswith(combination.label):
+            if len(combos) == 1 or error.command_line_message.startswith(combination.label):
                 raise
-            raise BadInput(f"{combination.label}: {error}") from error
+            raise BadInput(f"{combination.label}: {error.command_line_message}") from error
         cases.append(Case(combination, prepared))
     return cases
 

@@ -14,7 +14,9 @@ from rnnscope.inspection import state_rows
 from rnnscope.layer.cost import forward_bytes
 from rnnscope.layer.direction import DIRECTIONS, short
 from rnnscope.layer.equations import equations, gate_rows
-from rnnscope.layer.spec import LayerSpec, check_computes, check_torch_limits
+from rnnscope.layer.limits import check_torch_limits
+from rnnscope.layer.spec import LayerSpec
+from rnnscope.layer.validation import check_computes
 from rnnscope.report import CheckRow, VerifyReport
 
 # The largest max |a − r| / max(|r|, 1) that passes, by where the module ran and its dtype.

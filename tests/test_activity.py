@@ -21,7 +21,8 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from rnnscope.activity import GateActivity
 from rnnscope.execution.probe import build_module, make_inputs
-from rnnscope.layer.spec import Kind, LayerSpec, make_spec
+from rnnscope.layer.spec import Kind, LayerSpec
+from rnnscope.layer.validation import make_spec
 from tests.helpers import GOLDEN, Golden, rendered, run_cli, run_json
 from tests.load_helpers import Reduces, malicious_zip, save
 

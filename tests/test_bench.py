@@ -7,7 +7,8 @@ import pytest
 from rnnscope.benchmark import pass_flops
 from rnnscope.execution.runtime import torch
 from rnnscope.layer.cost import forward_cost
-from rnnscope.layer.spec import Kind, make_spec
+from rnnscope.layer.spec import Kind
+from rnnscope.layer.validation import make_spec
 from tests.helpers import run_cli, run_json
 
 KEYS = {"device", "dtype", "median_s", "tokens_per_s", "gflops", "matmul_gflops", "fraction_of_matmul"}

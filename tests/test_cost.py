@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rnnscope.layer.cost import forward_cost, layer_costs
-from rnnscope.layer.spec import Kind, LayerSpec, make_spec
+from rnnscope.layer.spec import Kind, LayerSpec
+from rnnscope.layer.validation import make_spec
 from tests.helpers import META_EXAMPLE, run_cli, run_json
 
 # FlopCounterMode's import and mkldnn.flags() warn about numpy and Intel GPUs: noise here.

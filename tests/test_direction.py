@@ -6,7 +6,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rnnscope.layer.direction import DIRECTIONS, direction, parameter_suffix, short
-from rnnscope.layer.spec import Kind, expected_parameters, make_spec
+from rnnscope.layer.shapes import expected_parameters
+from rnnscope.layer.spec import Kind
+from rnnscope.layer.validation import make_spec
 
 
 def test_the_names_follow_pytorchs_direction_number() -> None:

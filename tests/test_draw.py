@@ -16,14 +16,9 @@ from hypothesis import strategies as st
 from rnnscope.draw.content import Drawing, Edge, steps_to_show, unroll
 from rnnscope.draw.geometry import Box, Layout, place
 from rnnscope.layer.gates import gate_count
-from rnnscope.layer.spec import (
-    Kind,
-    LayerSpec,
-    expected_batch_sizes,
-    expected_parameters,
-    expected_tensors,
-    make_spec,
-)
+from rnnscope.layer.shapes import expected_batch_sizes, expected_parameters, expected_tensors
+from rnnscope.layer.spec import Kind, LayerSpec
+from rnnscope.layer.validation import make_spec
 from tests.helpers import run_cli, run_json
 from tests.test_properties import layer_specs
 

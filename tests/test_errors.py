@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
+import typer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rnnscope.cli import app
-from rnnscope.layer.spec import DTYPE_BYTES, DTYPES, TORCH_MAX_BYTES, Kind
+from rnnscope.errors import BadInput
+from rnnscope.layer.command_line import SETTING_FLAGS, flag_name
+from rnnscope.layer.limits import TORCH_MAX_BYTES, check_torch_limits
+from rnnscope.layer.spec import DTYPE_BYTES, DTYPES, Kind
+from rnnscope.layer.validation import check_computes, make_spec
 from tests.helpers import run_cli, run_json
 
 BAD_INPUT = [
@@ -104,6 +111,69 @@ def test_bad_input_is_one_line_exit_2(args: list[str], message: str) -> None:
     assert result.exit_code == 2
     assert result.stdout == ""
     assert result.stderr == f"error: {message}\n"
+
+
+# The same refusals from Python: the parameters as a caller passes them, the flags on the command line.
+LIBRARY_WORDING: list[tuple[Callable[[], object], str, str]] = [
+    (
+        lambda: make_spec(Kind.rnn, hidden_size=-3),
+        "hidden_size must be a positive integer, got -3",
+        "--hidden-size must be a positive integer, got -3",
+    ),
+    (
+        lambda: make_spec(Kind.lstm, proj_size=20),
+        "proj_size must be smaller than hidden_size (20), got 20",
+        "--proj-size must be smaller than --hidden-size (20), got 20",
+    ),
+    (
+        lambda: make_spec(Kind.rnn, num_layers=2, cell=True),
+        "num_layers must be 1 with cell=True (a cell is one layer), got 2",
+        "--layers must be 1 with --cell (a cell is one layer), got 2",
+    ),
+    (
+        lambda: make_spec(Kind.rnn, lengths=(2, 3), enforce_sorted=True),
+        "enforce_sorted=True needs lengths in decreasing order, got 2,3: sort them, or drop "
+        "enforce_sorted=True (enforce_sorted=False, the default)",
+        "--enforce-sorted needs --lengths in decreasing order, got 2,3: sort them, or drop "
+        "--enforce-sorted (--no-enforce-sorted, the default)",
+    ),
+    (
+        lambda: check_computes("meta", "verify"),
+        "device='meta': verify needs values and the meta device holds none (it computes shapes only); "
+        "use device='cpu' or auto",
+        "--device meta: verify needs values and the meta device holds none (it computes shapes only); "
+        "use --device cpu or auto",
+    ),
+    (
+        lambda: check_torch_limits(make_spec(Kind.lstm, hidden_size=2**40, proj_size=2**39), "float32"),
+        "weight_hh_l0 (4·H_cell, H_out) would be (4398046511104, 549755813888): "
+        "9,671,406,556,917,033,397,649,408 bytes in float32, past the 2^63 - 1 bytes a PyTorch tensor "
+        "can hold; lower hidden_size, proj_size",
+        "weight_hh_l0 (4·H_cell, H_out) would be (4398046511104, 549755813888): "
+        "9,671,406,556,917,033,397,649,408 bytes in float32, past the 2^63 - 1 bytes a PyTorch tensor "
+        "can hold; lower --hidden-size, --proj-size",
+    ),
+]
+
+
+@pytest.mark.parametrize(("call", "in_parameters", "in_flags"), LIBRARY_WORDING)
+def test_library_errors_name_parameters_and_the_command_line_flags(
+    call: Callable[[], object], in_parameters: str, in_flags: str
+) -> None:
+    with pytest.raises(BadInput) as raised:
+        call()
+    assert str(raised.value) == in_parameters
+    assert raised.value.command_line_message == in_flags
+
+
+def test_every_flag_the_errors_name_is_one_the_command_line_takes() -> None:
+    inspect_command = typer.main.get_command(app).commands["inspect"]
+    taken = {
+        name for parameter in inspect_command.params for name in parameter.opts + parameter.secondary_opts
+    }
+    named = {flag_name(setting, value) for setting in SETTING_FLAGS for value in (True, False)}
+    named = {name.split(" ")[0] for name in named if not name.startswith("no ")}
+    assert named <= taken, named - taken
 
 
 @pytest.mark.parametrize("command", [["verify", "gru"], ["smoke"], ["bench", "lstm"], ["gradients", "gru"]])
@@ -219,8 +289,9 @@ def test_debug_shows_the_traceback_and_keeps_the_exit_code() -> None:
     assert result.exit_code == 2
     assert result.stdout == ""
     assert result.stderr.startswith("Traceback (most recent call last):")
+    # The traceback shows the library's error, which names the parameter as Python callers pass it.
     last_line = result.stderr.rstrip().splitlines()[-1]
-    assert last_line == "rnnscope.errors.BadInput: --proj-size applies to lstm only, not gru"
+    assert last_line == "rnnscope.errors.BadInput: proj_size applies to lstm only, not gru"
 
 
 def test_debug_keeps_the_exit_code_of_a_failed_run(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -23,7 +23,8 @@ from rnnscope.gradients import (
     horizon,
     target_description,
 )
-from rnnscope.layer.spec import Kind, LayerSpec, make_spec
+from rnnscope.layer.spec import Kind, LayerSpec
+from rnnscope.layer.validation import make_spec
 from rnnscope.render import gradients_view
 from tests.helpers import GOLDEN, Golden, rendered, run_cli, run_json
 

@@ -10,7 +10,7 @@ import pytest
 from rnnscope import Kind, inspect, make_spec
 from rnnscope.execution.probe import probe
 from rnnscope.execution.runtime import torch
-from rnnscope.layer.spec import expected_parameters
+from rnnscope.layer.shapes import expected_parameters
 from tests.helpers import META_EXAMPLE, run_cli, run_json
 
 CONTRACT_KEYS = {
@@ -211,7 +211,7 @@ def test_meta_runs_short_forward() -> None:
 
 def test_a_shape_that_differs_from_its_formula_exits_1(monkeypatch: pytest.MonkeyPatch) -> None:
     import rnnscope.inspection as inspection
-    from rnnscope.layer.spec import TensorFormula, expected_tensors
+    from rnnscope.layer.shapes import TensorFormula, expected_tensors
 
     def wrong_output(spec):  # type: ignore[no-untyped-def]
         return [

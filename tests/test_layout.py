@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 from rnnscope.execution.probe import build_module
 from rnnscope.frameworks.carry import rearrange, seeded_parameters
 from rnnscope.frameworks.conventions import framework_layouts
-from rnnscope.layer.spec import Kind, LayerSpec, make_spec
+from rnnscope.layer.spec import Kind, LayerSpec
+from rnnscope.layer.validation import make_spec
 from tests.helpers import GOLDEN, Golden, rendered, run_cli, run_json
 from tests.load_helpers import build
 

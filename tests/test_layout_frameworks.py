@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 import torch
 
-from rnnscope.layer.spec import Kind, LayerSpec, make_spec
+from rnnscope.layer.spec import Kind, LayerSpec
+from rnnscope.layer.validation import make_spec
 from tests.helpers import run_cli, run_json
 
 STEPS, BATCH = 5, 3

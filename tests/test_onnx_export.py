@@ -14,7 +14,9 @@ import torch
 
 from rnnscope.execution.probe import make_inputs
 from rnnscope.frameworks.carry import seeded_parameters
-from rnnscope.layer.spec import Kind, LayerSpec, make_spec, spec_flags
+from rnnscope.layer.command_line import spec_flags
+from rnnscope.layer.spec import Kind, LayerSpec
+from rnnscope.layer.validation import make_spec
 from tests.helpers import run_cli, run_json
 
 pytest.importorskip("onnx")

@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 from rnnscope import Kind, LayerSpec, inspect, make_spec
 from rnnscope.execution.probe import build_module
 from rnnscope.execution.runtime import torch
+from rnnscope.layer.command_line import spec_flags
 from rnnscope.layer.cost import total_parameters
-from rnnscope.layer.spec import expected_batch_sizes, expected_parameters, spec_flags
+from rnnscope.layer.shapes import expected_batch_sizes, expected_parameters
 from tests.helpers import run_json
 
 

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from rnnscope.execution.probe import Probe, probe
 from rnnscope.execution.reference import reference_forward
 from rnnscope.execution.runtime import torch
-from rnnscope.layer.spec import Kind, LayerSpec, make_spec
+from rnnscope.layer.spec import Kind, LayerSpec
+from rnnscope.layer.validation import make_spec
 
 
 @st.composite

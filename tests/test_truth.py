@@ -10,7 +10,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from rnnscope.layer.spec import Kind, make_spec
+from rnnscope.layer.spec import Kind
+from rnnscope.layer.validation import make_spec
 from tests.helpers import rendered, run_cli, run_json
 
 

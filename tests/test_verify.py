@@ -15,7 +15,8 @@ from rnnscope.execution import probe as probe_module
 from rnnscope.execution.runtime import torch
 from rnnscope.layer.equations import equations, gate_rows
 from rnnscope.layer.gates import GATES
-from rnnscope.layer.spec import Kind, make_spec
+from rnnscope.layer.spec import Kind
+from rnnscope.layer.validation import make_spec
 from rnnscope.render import inspect_view, verify_view
 from rnnscope.verification import TOLERANCES, tolerance, verify
 from tests.helpers import rendered, run_cli, run_json

@@ -3,7 +3,7 @@
 A layer is a group of keys ``<prefix>.<role>[_l<k>[_reverse]]`` with role ``weight_ih``,
 ``weight_hh``, ``bias_ih``, ``bias_hh`` or ``weight_hr`` (cells: no ``_l<k>``). The config comes
 from the shapes — ``weight_hh_l0`` is (G·H_cell, H_out), G = 1, 3, 4 for RNN, GRU, LSTM — and is
-then checked the other way round: every parameter the documented formulas (spec.py) give for
+then checked the other way round: every parameter the documented formulas (layer/shapes.py) give for
 that config must be in the file with that shape, and nothing else may carry a recurrent name.
 What the weights cannot tell (RNN tanh or relu, batch_first, dropout) is left out.
 No torch here.
@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from rnnscope.layer.gates import GATES
-from rnnscope.layer.spec import Kind, LayerSpec, Shape, expected_parameters, format_shape
+from rnnscope.layer.shapes import expected_parameters, format_shape
+from rnnscope.layer.spec import Kind, LayerSpec, Shape
 
 _NAME = re.compile(
     r"^(?P<role>weight_ih|weight_hh|bias_ih|bias_hh|weight_hr)(?:_l(?P<layer>\d+)(?P<reverse>_reverse)?)?$"

@@ -16,7 +16,8 @@ from typing import Any
 from rnnscope.checkpoint.discovery import FoundLayer, weight_settings
 from rnnscope.errors import BadInput
 from rnnscope.execution.runtime import notes_from_warnings, torch
-from rnnscope.layer.spec import MODULE_SETTINGS, format_shape
+from rnnscope.layer.shapes import format_shape
+from rnnscope.layer.spec import MODULE_SETTINGS
 from rnnscope.report import Mismatch
 
 CLASS_NAMES = ("RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell")

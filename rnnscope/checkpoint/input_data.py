@@ -23,7 +23,8 @@ from rnnscope.checkpoint.discovery import TensorInfo
 from rnnscope.checkpoint.pickle_reader import TensorRef
 from rnnscope.checkpoint.reader import FORMATS, read_saved
 from rnnscope.errors import BadInput
-from rnnscope.layer.spec import DTYPES, format_shape
+from rnnscope.layer.shapes import format_shape
+from rnnscope.layer.spec import DTYPES
 
 if TYPE_CHECKING:
     import torch

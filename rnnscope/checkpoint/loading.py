@@ -19,14 +19,9 @@ from rnnscope.errors import BadInput
 from rnnscope.layer import cost
 from rnnscope.layer.direction import direction
 from rnnscope.layer.gates import gate_blocks
-from rnnscope.layer.spec import (
-    DTYPES,
-    Kind,
-    LayerSpec,
-    check_computes,
-    check_run_options,
-    expected_parameters,
-)
+from rnnscope.layer.shapes import expected_parameters
+from rnnscope.layer.spec import DTYPES, Kind, LayerSpec
+from rnnscope.layer.validation import check_computes, check_run_options
 from rnnscope.report import Expectation, LoadedLayer, LoadReport, ParameterRow, StatRow, VerifyReport
 
 if TYPE_CHECKING:

@@ -1,7 +1,7 @@
 """``rnnscope draw``: the layer unrolled in time, as data. No torch here.
 
 One cell per (shown time step, layer, direction) and one edge per arrow of the picture, each with
-the tensor it carries and that tensor's shape from the documented formulas (spec.py), so that a
+the tensor it carries and that tensor's shape from the documented formulas (layer/shapes.py), so that a
 script — and the tests — can read the picture without reading SVG. The layout (geometry.py)
 places these; the SVG writer (svg.py) draws what the layout placed.
 """
@@ -14,17 +14,9 @@ from typing import Any
 
 from rnnscope.layer.direction import DIRECTIONS
 from rnnscope.layer.gates import gate_count
-from rnnscope.layer.spec import (
-    Kind,
-    LayerSpec,
-    Shape,
-    TensorFormula,
-    check_torch_limits,
-    dropout_note,
-    expected_batch_sizes,
-    expected_tensors,
-    format_shape,
-)
+from rnnscope.layer.limits import check_torch_limits
+from rnnscope.layer.shapes import TensorFormula, expected_batch_sizes, expected_tensors, format_shape
+from rnnscope.layer.spec import Kind, LayerSpec, Shape, dropout_note
 from rnnscope.layer.states import StateSlot, state_slots
 
 # Sequences longer than this are drawn as their first and last EDGE_STEPS steps with "…" between.

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 
 from rnnscope.draw.content import FINAL_STATES, INITIAL_STATES, Drawing, Edge
-from rnnscope.layer.spec import format_shape
+from rnnscope.layer.shapes import format_shape
 
 FONT_SIZE = 12.0
 CHAR_WIDTH = 7.3  # DejaVu Sans Mono's advance is 0.602 em: 7.22 px at 12 px, rounded up

@@ -14,8 +14,10 @@ from rnnscope.execution.runtime import (
     run_failures,
     torch,
 )
+from rnnscope.layer.command_line import command_line
 from rnnscope.layer.cost import forward_bytes
-from rnnscope.layer.spec import Kind, LayerSpec, check_torch_limits, command_line, dropout_note
+from rnnscope.layer.limits import check_torch_limits
+from rnnscope.layer.spec import Kind, LayerSpec, dropout_note
 
 nn = torch.nn
 rnn_utils = torch.nn.utils.rnn

@@ -11,7 +11,8 @@ from __future__ import annotations
 import textwrap
 from dataclasses import dataclass
 
-from rnnscope.layer.spec import LayerSpec, expected_tensors
+from rnnscope.layer.shapes import expected_tensors
+from rnnscope.layer.spec import LayerSpec
 
 Dims = tuple[int | str, ...]  # a fixed size, or the name of a dynamic axis ("L", "N")
 

@@ -1,4 +1,5 @@
-"""The documented layer, without torch: the spec, gate blocks, equations, states and cost formulas.
+"""The documented layer, without torch: the spec and its validation, shape formulas, PyTorch's limits
+and command line; gate blocks, directions, equations, states and cost formulas.
 
 Nothing here imports torch or any other part of rnnscope except :mod:`rnnscope.errors`.
 """

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from rnnscope.layer.gates import GATES, gate_blocks
-from rnnscope.layer.spec import Kind, LayerSpec, Shape, expected_parameters, format_shape
+from rnnscope.layer.shapes import expected_parameters, format_shape
+from rnnscope.layer.spec import Kind, LayerSpec, Shape
 
 # Each gate's nonlinearity, in PyTorch's equations.
 _ACTIVATION = {"i": "σ", "f": "σ", "g": "tanh", "o": "σ", "r": "σ", "z": "σ", "n": "tanh"}

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from rnnscope.layer.spec import Kind, LayerSpec, make_spec
+from rnnscope.layer.spec import Kind, LayerSpec
+from rnnscope.layer.validation import make_spec
 
 
 def specs_side_by_side(kinds: list[Kind], settings: dict[str, Any]) -> tuple[list[LayerSpec], list[str]]:

@@ -24,7 +24,8 @@ import re
 from dataclasses import dataclass
 
 from rnnscope.layer.direction import DIRECTIONS
-from rnnscope.layer.spec import LayerSpec, expected_tensors, format_shape
+from rnnscope.layer.shapes import expected_tensors, format_shape
+from rnnscope.layer.spec import LayerSpec
 
 _EXPRESSION = re.compile(r"^([a-z_]+)\[([^\[\]]*)\]$")
 _INTEGER = re.compile(r"^-?\d+$")

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from rnnscope.layer.spec import LayerSpec, Shape, expected_tensors, format_shape
+from rnnscope.layer.shapes import expected_tensors, format_shape
+from rnnscope.layer.spec import LayerSpec, Shape
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,9 @@ from rnnscope.execution.reference import reference_forward
 from rnnscope.execution.runtime import TORCH_DTYPES, notes_from_warnings, resolve_device, run_failures, torch
 from rnnscope.inspection import parameter_rows, state_rows, tensor_rows
 from rnnscope.layer.equations import gate_rows
-from rnnscope.layer.spec import MODULE_SETTINGS, check_computes, check_run_options
+from rnnscope.layer.spec import MODULE_SETTINGS
 from rnnscope.layer.states import state_notes
+from rnnscope.layer.validation import check_computes, check_run_options
 from rnnscope.model.capture import VERIFY_CAP, ModuleRecord, Recorder, describe, qualified_name
 from rnnscope.model.report import (
     CallFailure,

@@ -8,7 +8,7 @@ from rich.text import Text
 
 from rnnscope.layer.cost import LayerParameters
 from rnnscope.layer.equations import GateRow
-from rnnscope.layer.spec import format_shape
+from rnnscope.layer.shapes import format_shape
 from rnnscope.render.common import (
     PASS,
     UNKNOWN,

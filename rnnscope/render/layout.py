@@ -6,7 +6,7 @@ from rich.console import Group, RenderableType
 from rich.text import Text
 
 from rnnscope.layer.direction import short
-from rnnscope.layer.spec import format_shape
+from rnnscope.layer.shapes import format_shape
 from rnnscope.render.common import FAIL, PASS, UNKNOWN, error_text, mark, new_table, note_lines, spaced
 from rnnscope.report import ExportReport, FrameworkLayout, LayoutReport, WriteReport
 

@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
-from rnnscope.layer.spec import format_shape
+from rnnscope.layer.shapes import format_shape
 from rnnscope.model.report import CallFailure, ModelReport, RecurrentModule, Signature, TreeRow, WeightsLoaded
 from rnnscope.render.activity import activity_legend, gate_sections
 from rnnscope.render.common import FAIL, PASS, count, mark, new_table, note_lines, spaced

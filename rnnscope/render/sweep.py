@@ -120,7 +120,12 @@ def _with_footer(table: Table, outcomes: Sequence[Outcome[Any]], legend: str) ->
     lines: list[RenderableType] = [table]
     for outcome in outcomes:
         if outcome.error is not None:
-            lines.append(Text(f"{FAIL} {outcome.combination.label}: {outcome.error}", style="bold red"))
+            lines.append(
+                Text(
+                    f"{FAIL} {outcome.combination.label}: {outcome.error.command_line_message}",
+                    style="bold red",
+                )
+            )
     lines.append(
         Text(
             f"{legend} --json prints each configuration's whole document, one per line.",
