@@ -20,20 +20,14 @@ from pathlib import Path
 
 from rnnscope.checkpoint.input_data import InputData
 from rnnscope.errors import BadInput
+from rnnscope.execution.build import check_runs
 from rnnscope.execution.probe import State, initial_state, probe
 from rnnscope.execution.reference import reference_forward
-from rnnscope.execution.runtime import (
-    check_fits,
-    notes_from_warnings,
-    resolve_device,
-    run_failures,
-    torch,
-)
+from rnnscope.execution.runtime import guarded_run, torch
 from rnnscope.gradients import add_forget_bias, check_forget_bias
 from rnnscope.layer.cost import forward_bytes
 from rnnscope.layer.direction import DIRECTIONS
 from rnnscope.layer.gates import SIGMOID_GATES, gate_blocks
-from rnnscope.layer.limits import check_torch_limits
 from rnnscope.layer.shapes import expected_tensors, format_shape
 from rnnscope.layer.spec import Kind, LayerSpec
 from rnnscope.layer.validation import check_computes, make_spec
@@ -288,14 +282,13 @@ def activity(
         check_forget_bias(forget_bias, spec)
     if data is not None:
         check_data_shape(spec, tuple(data[1].shape), data[0].file, chosen is not None)
-    check_torch_limits(spec, dtype)
     # The float64 copy the gates are recomputed from, beside the layer itself (probe checks that).
-    check_fits(spec, resolve_device(device, computes=True), forward_bytes(spec, "float64"))
+    check_runs((spec,), device, dtype, computes=True, needed=lambda spec: forward_bytes(spec, "float64"))
     ran = probe(
         spec, device, dtype, seed, training=False, weights=None if chosen is None else chosen.state_dict()
     )
     counter = GateActivity(spec, low, high)
-    with run_failures(ran.device), notes_from_warnings(notes):
+    with guarded_run(ran.device, notes):
         if forget_bias is not None:
             add_forget_bias(ran.module, spec, forget_bias)
         x = ran.inputs["input"] if data is None else data[1].to(ran.device, ran.dtype)

@@ -15,17 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rnnscope.errors import BadInput
-from rnnscope.execution.probe import build_module, initial_state, make_inputs, pack
-from rnnscope.execution.runtime import (
-    TORCH_DTYPES,
-    check_fits,
-    notes_from_warnings,
-    resolve_device,
-    run_failures,
-    torch,
-)
+from rnnscope.execution.build import check_runs, make_inputs, seeded_module
+from rnnscope.execution.probe import initial_state, pack
+from rnnscope.execution.runtime import TORCH_DTYPES, guarded_run, torch
 from rnnscope.layer import cost
-from rnnscope.layer.limits import check_torch_limits
 from rnnscope.layer.spec import LayerSpec
 from rnnscope.layer.validation import check_computes
 from rnnscope.report import ProgressCallback
@@ -160,20 +153,17 @@ def bench(
     if warmup < 0:
         raise BadInput(f"--warmup must be 0 or more, got {warmup}")
     check_computes(device, "bench")
-    check_torch_limits(spec, dtype)
-    torch_device = resolve_device(device, computes=True)
+    needed = (lambda spec: cost.training_bytes(spec, dtype)) if backward else None
+    torch_device = check_runs((spec,), device, dtype, computes=True, needed=needed)
     torch_dtype = TORCH_DTYPES[dtype]
-    needed = cost.training_bytes(spec, dtype) if backward else cost.forward_bytes(spec, dtype)
-    check_fits(spec, torch_device, needed)
     notes: list[str] = []
     if not cudnn and torch_device.type != "cuda":
         notes.append(f"--no-cudnn has no effect on {torch_device.type}: cuDNN is CUDA's")
     if spec.lengths is not None:
         notes.append("the batch is packed once before timing: each pass is the layer on a PackedSequence")
     backend = torch.backends.cudnn.flags(enabled=False) if not cudnn else nullcontext()
-    with run_failures(torch_device), notes_from_warnings(notes), backend:
-        torch.manual_seed(seed)
-        module = build_module(spec, torch_device, torch_dtype).train(backward)
+    with guarded_run(torch_device, notes), backend:
+        module = seeded_module(spec, torch_device, dtype, seed, training=backward)
         run = _pass(spec, module, make_inputs(spec, torch_device, torch_dtype), backward)
         m, k, n = cost.largest_matmul(spec)
         a = torch.randn(m, k, device=torch_device, dtype=torch_dtype)  # (m, k)

@@ -461,10 +461,10 @@ def inspect_command(
     Exit 0 when every shape matches, 1 when one differs, 2 for bad input, 3 when the run fails
     (a sweep: the worst of its runs; bad input is refused before any runs).
     """
-    from rnnscope.execution.probe import check_runs
+    from rnnscope.execution.build import check_runs
     from rnnscope.inspection import inspect_layer
 
-    runs = layer.runs(kind, check=lambda run: check_runs(run.spec, run.device, run.dtype))
+    runs = layer.runs(kind, check=lambda run: check_runs((run.spec,), run.device, run.dtype))
     return output.sweep(
         runs,
         lambda run: inspect_layer(run.spec, run.device, run.dtype, run.seed, gates=gates),

@@ -17,18 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rnnscope.errors import BadInput
-from rnnscope.execution.probe import build_module, initial_state, make_inputs
-from rnnscope.execution.runtime import (
-    TORCH_DTYPES,
-    check_fits,
-    notes_from_warnings,
-    resolve_device,
-    run_failures,
-    torch,
-)
+from rnnscope.execution.build import check_runs, make_inputs, seeded_module
+from rnnscope.execution.probe import initial_state
+from rnnscope.execution.runtime import TORCH_DTYPES, guarded_run, torch
 from rnnscope.layer import cost
 from rnnscope.layer.gates import gate_blocks
-from rnnscope.layer.limits import check_torch_limits
 from rnnscope.layer.shapes import expected_parameters
 from rnnscope.layer.spec import Kind, LayerSpec
 from rnnscope.layer.validation import check_computes
@@ -242,18 +235,16 @@ def gradients(
             f"{'has' if len(others) == 1 else 'have'} no forget gate"
         )
     check_computes(device, "gradients")
-    for spec in specs:
-        check_torch_limits(spec, dtype)
-    torch_device = resolve_device(device, computes=True)
-    for spec in specs:
-        check_fits(spec, torch_device, cost.training_bytes(spec, dtype))
+    torch_device = check_runs(
+        specs, device, dtype, computes=True, needed=lambda spec: cost.training_bytes(spec, dtype)
+    )
     plan = [
         (spec, bias)
         for spec in specs
         for bias in ((forget_biases or (0.0,)) if spec.kind is Kind.lstm and spec.bias else (None,))
     ]
     rows = []
-    with run_failures(torch_device), notes_from_warnings(report_notes):
+    with guarded_run(torch_device, report_notes):
         for index, (spec, bias) in enumerate(plan):
 
             def progress(phase: int, what: str, index: int = index) -> None:
@@ -284,10 +275,9 @@ def _row(
     progress: Callable[[int, str], None],
 ) -> GradientRow:
     """Build the layer, run forward and backward once, and reduce x's gradient per t."""
-    torch.manual_seed(seed)
     # Training mode: cuDNN runs the backward pass only there; without dropout (refused above)
     # the two modes compute the same thing.
-    module = build_module(spec, device, TORCH_DTYPES[dtype]).train(True)
+    module = seeded_module(spec, device, dtype, seed, training=True)
     if forget_bias:
         add_forget_bias(module, spec, forget_bias)
     inputs = make_inputs(spec, device, TORCH_DTYPES[dtype])

@@ -7,7 +7,8 @@ per layer and direction, so a failure points at where it starts.
 
 from __future__ import annotations
 
-from rnnscope.execution.probe import Probe, check_runs, probe
+from rnnscope.execution.build import check_runs
+from rnnscope.execution.probe import Probe, probe
 from rnnscope.execution.reference import reference_forward
 from rnnscope.execution.runtime import check_fits, torch
 from rnnscope.inspection import state_rows
@@ -80,7 +81,7 @@ def check_verifies(spec: LayerSpec, device: str, dtype: str) -> None:
     check_computes(device, "verify")
     check_torch_limits(spec, dtype)  # before check_fits, whose "use --device meta" cannot help here
     check_fits(spec, torch.device("cpu"), forward_bytes(spec, "float64"))
-    check_runs(spec, device, dtype, computes=True)
+    check_runs((spec,), device, dtype, computes=True)
 
 
 def reference_checks(

@@ -20,7 +20,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from rnnscope.activity import GateActivity
-from rnnscope.execution.probe import build_module, make_inputs
+from rnnscope.execution.build import build_module, make_inputs
 from rnnscope.layer.spec import Kind, LayerSpec
 from rnnscope.layer.validation import make_spec
 from tests.helpers import GOLDEN, Golden, rendered, run_cli, run_json

@@ -73,3 +73,13 @@ def test_tests_take_their_helpers_from_helpers_not_conftest() -> None:
     others = [path for path in Path(__file__).parent.glob("*.py") if path != Path(__file__)]
     importing = [path.name for path in others if "from tests.conftest import" in path.read_text()]
     assert importing == [], "import run_cli, run_json, rendered, … from tests.helpers"
+
+
+def test_a_layer_is_built_on_a_device_in_one_place() -> None:
+    # execution/build.py: limits, device, fits, then the seeded module; every command goes through it.
+    building = {
+        path.relative_to(PACKAGE).as_posix()
+        for path in PACKAGE.rglob("*.py")
+        if "build_module(" in path.read_text()
+    }
+    assert building == {"execution/build.py"}

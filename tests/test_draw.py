@@ -250,7 +250,7 @@ def test_edge_shapes_are_the_shapes_torch_gives(spec: LayerSpec) -> None:
 @settings(max_examples=30, deadline=None)
 @given(layer_specs())
 def test_module_repr_is_torch_repr(spec: LayerSpec) -> None:
-    from rnnscope.execution.probe import build_module
+    from rnnscope.execution.build import build_module
     from rnnscope.execution.runtime import torch
 
     module = build_module(spec, torch.device("meta"), torch.float32)

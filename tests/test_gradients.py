@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rnnscope.execution.probe import build_module, make_inputs
+from rnnscope.execution.build import build_module, make_inputs
 from rnnscope.execution.runtime import torch
 from rnnscope.gradients import (
     HORIZON_FRACTION,

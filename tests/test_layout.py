@@ -13,7 +13,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rnnscope.execution.probe import build_module
+from rnnscope.execution.build import build_module
 from rnnscope.frameworks.carry import rearrange, seeded_parameters
 from rnnscope.frameworks.conventions import framework_layouts
 from rnnscope.layer.spec import Kind, LayerSpec

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import torch
 
-from rnnscope.execution.probe import make_inputs
+from rnnscope.execution.build import make_inputs
 from rnnscope.frameworks.carry import seeded_parameters
 from rnnscope.layer.command_line import spec_flags
 from rnnscope.layer.spec import Kind, LayerSpec

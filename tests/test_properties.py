@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rnnscope import Kind, LayerSpec, inspect, make_spec
-from rnnscope.execution.probe import build_module
+from rnnscope.execution.build import build_module
 from rnnscope.execution.runtime import torch
 from rnnscope.layer.command_line import spec_flags
 from rnnscope.layer.cost import total_parameters

@@ -1,23 +1,14 @@
-"""Build the torch module and its synthetic input, run it, and keep every tensor it touched."""
+"""Run the layer ``build`` makes on its synthetic input, and keep every tensor it touched."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from rnnscope.execution.runtime import (
-    TORCH_DTYPES,
-    check_fits,
-    manual_seed,
-    notes_from_warnings,
-    resolve_device,
-    run_failures,
-    torch,
-)
+from rnnscope.execution.build import check_runs, make_inputs, seeded_module, state_names
+from rnnscope.execution.runtime import TORCH_DTYPES, guarded_run, torch
 from rnnscope.layer.command_line import command_line
-from rnnscope.layer.cost import forward_bytes
-from rnnscope.layer.limits import check_torch_limits
-from rnnscope.layer.spec import Kind, LayerSpec, dropout_note
+from rnnscope.layer.spec import LayerSpec, dropout_note
 
 nn = torch.nn
 rnn_utils = torch.nn.utils.rnn
@@ -58,67 +49,6 @@ class Probe:
         }
 
 
-def build_module(spec: LayerSpec, device: torch.device, dtype: torch.dtype) -> nn.Module:
-    """The nn.RNN / LSTM / GRU (or Cell) that the spec describes, built in place on the device."""
-    module_class = getattr(nn, spec.torch_class_name)
-    options: dict[str, object] = {"bias": spec.bias, "device": device, "dtype": dtype}
-    if spec.kind is Kind.rnn:
-        options["nonlinearity"] = spec.nonlinearity
-    if not spec.cell:
-        options |= {
-            "num_layers": spec.num_layers,
-            "batch_first": spec.batch_first,
-            "dropout": spec.dropout,
-            "bidirectional": spec.bidirectional,
-        }
-        if spec.kind is Kind.lstm:
-            options["proj_size"] = spec.proj_size
-    module: nn.Module = module_class(spec.input_size, spec.hidden_size, **options)
-    return module
-
-
-def make_inputs(spec: LayerSpec, device: torch.device, dtype: torch.dtype) -> dict[str, torch.Tensor]:
-    """Random x and, unless ``--no-initial-state``, h_0 (and c_0), in the documented shapes.
-
-    With ``--lengths`` the positions past each sequence's length are zeroed, as a padded batch
-    would hold them.
-    """
-    n, steps = spec.batch, spec.seq_len
-    # Meta tensors hold no values, and torch.randn on meta imports sympy (half a second).
-    draw = torch.empty if device.type == "meta" else torch.randn
-    batch_axis = () if spec.unbatched else (n,)
-    if spec.cell:
-        x = draw(*batch_axis, spec.input_size, device=device, dtype=dtype)  # (N, H_in)
-        states = {name: (*batch_axis, spec.hidden_size) for name in state_names(spec, "0")}
-    else:
-        if spec.unbatched:
-            x_shape: tuple[int, ...] = (steps, spec.input_size)  # (L, H_in)
-        elif spec.batch_first:
-            x_shape = (n, steps, spec.input_size)  # (N, L, H_in)
-        else:
-            x_shape = (steps, n, spec.input_size)  # (L, N, H_in)
-        x = draw(*x_shape, device=device, dtype=dtype)
-        if spec.lengths is not None and device.type != "meta":
-            steps_index = torch.arange(steps, device=device)
-            lengths = torch.tensor(spec.lengths, device=device)
-            valid = steps_index[:, None] < lengths[None, :]  # (L, N)
-            x = x * (valid.T if spec.batch_first else valid)[..., None].to(dtype)
-        layers = spec.directions * spec.num_layers
-        states = {
-            name: (layers, *batch_axis, spec.hidden_size if name == "c_0" else spec.h_out)
-            for name in state_names(spec, "0")
-        }
-    inputs = {"input": x}
-    if spec.initial_state:
-        inputs |= {name: draw(*shape, device=device, dtype=dtype) for name, shape in states.items()}
-    return inputs
-
-
-def state_names(spec: LayerSpec, step: str) -> list[str]:
-    """h_{step} (and c_{step} for LSTM): the names probe and model give a state's tensors."""
-    return ["h_" + step, "c_" + step] if spec.has_cell_state else ["h_" + step]
-
-
 def meta_skip_reason(spec: LayerSpec, dtype: str, seed: int) -> str | None:
     """Why a meta forward pass would take too long, with the command line that runs it."""
     if spec.cell:
@@ -135,20 +65,6 @@ def meta_skip_reason(spec: LayerSpec, dtype: str, seed: int) -> str | None:
         f"(seq-len × layers × directions) at about 5 ms each; shapes of the tensors come from "
         f"the formulas only. Run it with --seq-len {runnable} or less: {shorter}"
     )
-
-
-def check_runs(spec: LayerSpec, device: str, dtype: str, computes: bool = False) -> torch.device:
-    """Every refusal ``probe`` makes before it allocates, so that a sweep can make them all
-    before its first run; returns the device ``--device`` names here.
-
-    Raises:
-        BadInput: a device that is not here, a layer past what PyTorch can build or hold, or a
-            configuration that cannot fit the device.
-    """
-    check_torch_limits(spec, dtype)
-    torch_device = resolve_device(device, computes)
-    check_fits(spec, torch_device, forward_bytes(spec, dtype))
-    return torch_device
 
 
 def probe(
@@ -177,14 +93,11 @@ def probe(
             configuration that cannot fit the device.
         RunFailed: the forward pass failed although the input was valid.
     """
-    torch_device = check_runs(spec, device, dtype, computes)
+    torch_device = check_runs((spec,), device, dtype, computes=computes)
     torch_dtype = TORCH_DTYPES[dtype]
     notes: list[str] = []
-    with run_failures(torch_device), notes_from_warnings(notes):
-        manual_seed(seed, torch_device)
-        module = build_module(spec, torch_device, torch_dtype).train(training)
-        if weights is not None:
-            module.load_state_dict(weights, strict=True)
+    with guarded_run(torch_device, notes):
+        module = seeded_module(spec, torch_device, dtype, seed, training=training, weights=weights)
         inputs = make_inputs(spec, torch_device, torch_dtype)
         result = Probe(spec, torch_device, torch_dtype, module, inputs, notes=notes)
         result.skipped_reason = meta_skip_reason(spec, dtype, seed) if torch_device.type == "meta" else None

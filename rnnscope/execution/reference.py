@@ -187,7 +187,7 @@ def reference_forward(
         spec: the layer the weights belong to.
         weights: ``dict(module.named_parameters())``, already cast (float64 for ``verify``).
         inputs: ``input`` and, unless ``--no-initial-state``, ``h_0`` (and ``c_0``), in the
-            caller's layout (batch-first, unbatched), as ``probe.make_inputs`` makes them.
+            caller's layout (batch-first, unbatched), as ``build.make_inputs`` makes them.
         on_gates: called with every step's gates (``activity`` counts them); a cell's one step
             is layer 0, direction 0, t = 0.
 

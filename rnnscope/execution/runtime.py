@@ -161,3 +161,11 @@ def run_failures(device: torch.device) -> Iterator[None]:
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         elsewhere = "try --device cpu or --dtype float32" if device.type != "cpu" else "--debug shows where"
         raise RunFailed(f"the run failed on {device}: {first}; {elsewhere}") from error
+
+
+@contextmanager
+def guarded_run(device: torch.device, notes: list[str]) -> Iterator[None]:
+    """A run on ``device``: torch's failures become one line (``run_failures``), its warnings
+    the report's ``notes`` (``notes_from_warnings``)."""
+    with run_failures(device), notes_from_warnings(notes):
+        yield

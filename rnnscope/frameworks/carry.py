@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from rnnscope.errors import BadInput, RunFailed
-from rnnscope.execution.probe import build_module, initial_state, make_inputs
+from rnnscope.execution.build import make_inputs, seeded_module
+from rnnscope.execution.probe import initial_state
 from rnnscope.execution.runtime import TORCH_DTYPES, torch
 from rnnscope.frameworks.conventions import ONNX
 from rnnscope.frameworks.interface import GraphValue, dynamic_axes, graph_values
@@ -43,10 +44,7 @@ def seeded_parameters(
 ) -> tuple[torch.nn.Module, dict[str, torch.Tensor]]:
     """The module ``inspect --seed`` builds on the CPU, and its parameters by name; with
     ``state`` (a checkpoint's tensors, ``load_state_dict(strict=True)``) in place of the seeded ones."""
-    torch.manual_seed(seed)
-    module = build_module(spec, torch.device("cpu"), TORCH_DTYPES[dtype]).eval()
-    if state is not None:
-        module.load_state_dict(dict(state), strict=True)
+    module = seeded_module(spec, torch.device("cpu"), dtype, seed, training=False, weights=state)
     return module, {name: value.detach() for name, value in module.named_parameters()}
 
 

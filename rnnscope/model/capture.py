@@ -21,7 +21,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from rnnscope.activity import GateActivity
-from rnnscope.execution.probe import Probe, state_names
+from rnnscope.execution.build import state_names
+from rnnscope.execution.probe import Probe
 from rnnscope.execution.runtime import torch
 from rnnscope.layer import cost
 from rnnscope.layer.gates import SIGMOID_GATES
