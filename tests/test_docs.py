@@ -159,3 +159,33 @@ def test_documented_examples_are_what_the_command_prints(command: str, output: s
     result = run_cli(*shlex.split(command))
     printed = result.stdout + result.stderr
     assert [line.rstrip() for line in printed.splitlines()] == [line.rstrip() for line in output.splitlines()]
+
+
+def drawn_pictures() -> list[tuple[str, str]]:
+    """The examples that draw a picture into docs/: (command line, output)."""
+    pictures = []
+    for block in DOCUMENTATION.split("```console\n")[1:]:
+        command, _, output = block.split("\n```", 1)[0].partition("\n")
+        if command.startswith("$ rnnscope draw ") and re.search(r"--svg docs/\S+\.svg$", command):
+            pictures.append((command.removeprefix("$ rnnscope "), output))
+    return list(dict.fromkeys(pictures))
+
+
+@pytest.mark.parametrize(("command", "output"), drawn_pictures())
+def test_documented_pictures_are_what_draw_writes(
+    command: str, output: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pictures in docs/ are real output: drawn again (into a scratch docs/), they come out
+    byte for byte, and the command prints what the page shows."""
+    import shlex
+
+    pytest.importorskip("drawsvg")
+    picture = shlex.split(command)[-1]
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "docs").mkdir()
+    result = run_cli(*shlex.split(command))
+    printed = result.stdout + result.stderr
+    assert [line.rstrip() for line in printed.splitlines()] == [line.rstrip() for line in output.splitlines()]
+    assert (tmp_path / picture).read_bytes() == (ROOT / picture).read_bytes(), (
+        f"stale: run rnnscope {command}"
+    )

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rnnscope.draw.content import Drawing, Edge, steps_to_show, unroll
+from rnnscope.draw.content import Cell, Drawing, Edge, steps_to_show, unroll
 from rnnscope.draw.geometry import Box, Layout, place
 from rnnscope.layer.gates import gate_count
 from rnnscope.layer.shapes import expected_batch_sizes, expected_parameters, expected_tensors
@@ -31,6 +31,10 @@ def drawn_specs(draw: st.DrawFn) -> LayerSpec:
     spec = draw(layer_specs())
     if not spec.cell and spec.lengths is None and draw(st.booleans()):
         spec = dataclasses.replace(spec, seq_len=draw(st.integers(7, 500)))
+    elif spec.lengths is not None and draw(st.booleans()):  # long sequences: some ends elided
+        factor = draw(st.integers(2, 40))
+        lengths = tuple(length * factor for length in spec.lengths)
+        spec = dataclasses.replace(spec, lengths=lengths, seq_len=max(lengths), batch=len(lengths))
     return spec
 
 
@@ -157,6 +161,93 @@ def test_no_arrow_runs_through_a_label_or_a_cell(spec: LayerSpec) -> None:
                 assert not _crosses(box, start, end), (box, start, end)
 
 
+def _on_boundary(box: Box, point: tuple[float, float]) -> bool:
+    """Whether ``point`` lies on the edge of ``box`` (within a rounding error)."""
+    x, y = point
+    eps = 1e-6
+    inside_x, inside_y = box.x - eps <= x <= box.right + eps, box.y - eps <= y <= box.bottom + eps
+    on_vertical = inside_y and (abs(x - box.x) < eps or abs(x - box.right) < eps)
+    on_horizontal = inside_x and (abs(y - box.y) < eps or abs(y - box.bottom) < eps)
+    return on_vertical or on_horizontal
+
+
+def _on_polyline(points: tuple[tuple[float, float], ...], point: tuple[float, float]) -> bool:
+    x, y = point
+    for (x1, y1), (x2, y2) in itertools.pairwise(points):
+        if min(x1, x2) - 1e-6 <= x <= max(x1, x2) + 1e-6 and min(y1, y2) - 1e-6 <= y <= max(y1, y2) + 1e-6:
+            return True  # every segment is axis-parallel, so its bounding box is the segment
+    return False
+
+
+def _root(parent: dict[object, object], node: object) -> object:
+    while parent.setdefault(node, node) != node:
+        node = parent[node]
+    return node
+
+
+def _connected_boxes(drawing: Drawing, picture: Layout, edge: Edge) -> tuple[list[Box], list[Box], bool]:
+    """What ``edge`` connects, from the Drawing alone: its source boxes, its target boxes, and
+    whether one of its ends is free in the margin (a state entering or leaving the picture)."""
+    cells = {cell.cell: cell.box for cell in picture.cells}
+    bars = sorted(picture.bars, key=lambda bar: bar.y)  # the output bar above the input bar
+    directions = ("forward", "reverse")[: drawing.directions]
+    if edge.tensor == "output":
+        return [], [], False
+    if edge.tensor == "output_t":
+        assert edge.t is not None
+        top = drawing.num_layers - 1
+        return [cells[Cell(edge.t, top, d)] for d in directions], [bars[0]], False
+    assert edge.t is not None and edge.layer is not None and edge.direction is not None
+    own = cells[Cell(edge.t, edge.layer, edge.direction)]
+    if edge.tensor == "x_t":
+        return [bars[-1]], [own], False
+    if edge.tensor == "input":
+        return [cells[Cell(edge.t, edge.layer - 1, d)] for d in directions], [own], False
+    if edge.tensor in ("h_t", "c_t"):
+        order = drawing.steps_shown if edge.direction == "forward" else drawing.steps_shown[::-1]
+        following = order[order.index(edge.t) + 1]
+        return [own], [cells[Cell(following, edge.layer, edge.direction)]], False
+    if edge.tensor in ("h_0", "c_0"):
+        return [], [own], True
+    return [own], [], True  # h_n, c_n; a cell's h_1, c_1
+
+
+@settings(max_examples=40, deadline=None)
+@given(drawn_specs())
+def test_every_arrow_touches_the_boxes_its_edge_connects(spec: LayerSpec) -> None:
+    """Each edge's arrows start and end on the boxes the edge connects (or at a junction of
+    its own, or free in the margin for a state), joined into one piece through the junctions;
+    a headed arrow's head touches what the edge enters."""
+    drawing = unroll(spec)
+    picture = place(drawing)
+    all_boxes = [cell.box for cell in picture.cells] + picture.bars
+    for index, edge in enumerate(drawing.edges):
+        sources, targets, free_end = _connected_boxes(drawing, picture, edge)
+        arrows = [arrow for arrow in picture.arrows if index in arrow.edges]
+        if edge.tensor == "output":  # the bar itself
+            assert arrows == []
+            continue
+        assert arrows, edge
+        parent: dict[object, object] = {}  # union-find over the boxes and junctions touched
+        for arrow in arrows:
+            carried = [_connected_boxes(drawing, picture, drawing.edges[i]) for i in arrow.edges]
+            allowed = [box for ends in carried for box in ends[0] + ends[1]]
+            nodes: list[object] = [j for j in picture.junctions if _on_polyline(arrow.points, j)]
+            for point in (arrow.points[0], arrow.points[-1]):
+                touched = [box for box in allowed if _on_boundary(box, point)]
+                nodes += touched
+                if not touched and point not in picture.junctions:  # a state's end in the margin
+                    assert free_end and not any(_on_boundary(b, point) for b in all_boxes), (edge, point)
+            if arrow.head:  # the head touches what one of its edges enters (or the margin)
+                head = arrow.points[-1]
+                assert any(any(_on_boundary(box, head) for box in ends[1]) for ends in carried) or (
+                    free_end and not targets
+                ), (edge, arrow)
+            for node in nodes[1:]:
+                parent[_root(parent, node)] = _root(parent, nodes[0])
+        assert len({_root(parent, box) for box in sources + targets}) <= 1, edge
+
+
 def test_the_output_bar_carries_the_whole_output() -> None:
     drawing = unroll(make_spec(Kind.gru, batch_first=True, seq_len=9, batch=3))
     assert drawing.edges[-1].tensor == "output" and drawing.edges[-1].shape == (3, 9, 20)
@@ -204,6 +295,57 @@ def test_lengths_mark_each_sequence_end_and_shrink_the_batch() -> None:
     )
     marked = [cell for cell in place(drawing).cells if cell.marked]
     assert len(marked) == 3  # steps 6, 4 and 1
+
+
+def test_with_lengths_each_sequence_enters_the_reverse_row_at_its_own_last_step() -> None:
+    drawing = unroll(make_spec(Kind.lstm, lengths=(2, 5, 1, 5), bidirectional=True, num_layers=2))
+    states = {(e.tensor, e.index): e for e in drawing.edges if e.sequence_t is not None}
+    for index in (1, 3):  # the reverse rows: from each sequence's last valid step
+        assert states[("h_0", index)].sequence_t == states[("c_0", index)].sequence_t == (1, 4, 0, 4)
+        assert states[("h_n", index)].sequence_t == (0, 0, 0, 0)
+    for index in (0, 2):  # the forward rows: from step 0, h_n taken at the last valid step
+        assert states[("h_0", index)].sequence_t == (0, 0, 0, 0)
+        assert states[("h_n", index)].sequence_t == states[("c_n", index)].sequence_t == (1, 4, 0, 4)
+    picture = place(drawing)
+    labels = {
+        label.lines[0]: label.lines for label in picture.labels if label.lines[0].startswith(("h_", "c_"))
+    }
+    assert labels["h_0[1]"] == ("h_0[1]", "(4, 20)", "per sequence ◆")
+    assert labels["h_0[0]"] == ("h_0[0]", "(4, 20)")
+    assert labels["c_n[0]"] == ("c_n[0]", "(4, 20)", "not in output", "per sequence ◆")
+    marked = {(cell.cell.t, cell.cell.direction) for cell in picture.cells if cell.marked}
+    assert marked == {(t, d) for t in (0, 1, 4) for d in ("forward", "reverse")}
+    document = drawing.to_dict()["edges"]
+    assert [e["sequence_t"] for e in document if (e["tensor"], e["index"]) == ("h_0", 1)] == [[1, 4, 0, 4]]
+
+
+@pytest.mark.parametrize("kind", list(Kind))
+@pytest.mark.parametrize("lengths", [(2, 5, 1, 5), (6, 3, 3, 1)])
+def test_pytorch_starts_each_reverse_sequence_at_its_own_last_step(
+    kind: Kind, lengths: tuple[int, ...]
+) -> None:
+    """What the picture claims, checked on a packed run: at the step the drawing gives, the
+    reverse half of output_padded is one cell step from that sequence's row of h_0."""
+    from rnnscope.execution.probe import probe
+    from rnnscope.execution.runtime import torch
+
+    spec = make_spec(kind, input_size=3, hidden_size=4, bidirectional=True, lengths=lengths)
+    ran = probe(spec)
+    (h_0,) = [e for e in unroll(spec).edges if e.tensor == "h_0" and e.direction == "reverse"]
+    assert h_0.sequence_t is not None and h_0.index == 1
+    cell = getattr(torch.nn, ran.module.__class__.__name__ + "Cell")(3, 4)
+    with torch.no_grad():
+        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            getattr(cell, name).copy_(getattr(ran.module, f"{name}_l0_reverse"))
+        x, output = ran.inputs["input"], ran.outputs["output_padded"]
+        for sequence, t in enumerate(h_0.sequence_t):
+            state = ran.inputs["h_0"][h_0.index, sequence]
+            if kind is Kind.lstm:
+                state = (state, ran.inputs["c_0"][h_0.index, sequence])
+            step = cell(x[t, sequence], state)
+            h = step[0] if kind is Kind.lstm else step
+            torch.testing.assert_close(output[t, sequence, 4:], h)
+            assert bool((output[t + 1 :, sequence] == 0).all())  # padding: the pass never ran there
 
 
 def test_projection_narrows_h_but_not_c() -> None:

@@ -51,6 +51,12 @@ class Edge:
     ``output`` (the whole output tensor). ``index`` is the row of the state tensor
     (``h_n[index]``). ``equals`` says where that state sits in ``output``, as the states rows
     give it (``reason`` why it is not there); with --lengths, per sequence: ``sequence_equals``.
+
+    With --lengths a state edge also carries ``sequence_t``: per sequence (the caller's order),
+    the step where that sequence's row of the state enters or leaves the row. A packed batch
+    runs each sequence only over its own steps, so the forward direction takes sequence b's h_n
+    at its last valid step ``length_b - 1`` and the reverse direction starts there, from
+    ``h_0[index, b]``; the arrow itself is drawn at the row's end (``t``).
     """
 
     tensor: str
@@ -62,6 +68,7 @@ class Edge:
     equals: str | None = None
     sequence_equals: tuple[str | None, ...] | None = None
     reason: str | None = None  # why the state is not in the output
+    sequence_t: tuple[int, ...] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         row: dict[str, Any] = {
@@ -77,13 +84,22 @@ class Edge:
             row["reason"] = self.reason
             if self.sequence_equals is not None:
                 row["sequence_equals"] = list(self.sequence_equals)
+        if self.sequence_t is not None:
+            row["sequence_t"] = list(self.sequence_t)
         return row
+
+    @property
+    def per_sequence(self) -> bool:
+        """Whether some sequence's row of this state enters or leaves at another step than
+        the arrow's (--lengths: the forward h_n of a shorter sequence, the reverse h_0)."""
+        return self.sequence_t is not None and any(t != self.t for t in self.sequence_t)
 
 
 @dataclass(frozen=True)
 class SequenceEnd:
     """With --lengths: sequence ``sequence`` ends at step ``length - 1``, where the forward
-    direction's h_n for it is taken (the reverse direction's is at step 0)."""
+    direction's h_n for it is taken and where the reverse direction starts for it, from its row
+    of h_0 (the reverse direction's h_n is at step 0)."""
 
     sequence: int
     length: int
@@ -182,6 +198,14 @@ def unroll(spec: LayerSpec, notes: list[str] | None = None) -> Drawing:
         """The step a row starts at and the step it ends at: reverse rows run from L - 1 to 0."""
         return (0, seq_len - 1) if direction == "forward" else (seq_len - 1, 0)
 
+    def sequence_steps(direction: str, entering: bool) -> tuple[int, ...] | None:
+        """With --lengths, per sequence, where its state enters (``entering``) or leaves a row:
+        each sequence runs from step 0 to its own last step length - 1, reverse rows backwards."""
+        if spec.lengths is None:
+            return None
+        starts_at_zero = (direction == "forward") == entering
+        return tuple(0 if starts_at_zero else length - 1 for length in spec.lengths)
+
     cells = [Cell(t, layer, direction) for layer, direction in rows for t in steps]
     edges = [
         Edge(
@@ -204,11 +228,23 @@ def unroll(spec: LayerSpec, notes: list[str] | None = None) -> Drawing:
             if spec.cell:
                 edges.append(Edge(f"{prefix}_0", 0, 0, direction, None, initial))
             else:  # one row of h_0: (D·num_layers, N, H_out) without its first axis
-                edges.append(Edge(f"{prefix}_0", row_ends(direction)[0], layer, direction, row, initial[1:]))
+                edges.append(
+                    Edge(
+                        f"{prefix}_0",
+                        row_ends(direction)[0],
+                        layer,
+                        direction,
+                        row,
+                        initial[1:],
+                        sequence_t=sequence_steps(direction, entering=True),
+                    )
+                )
             order = steps if direction == "forward" else steps[::-1]
             edges += [Edge(f"{prefix}_t", t, layer, direction, None, (*batch(t), width)) for t in order[:-1]]
         name = f"{prefix}_{final}"
-        edges += _final_states(spec, [s for s in slots if s.tensor == name], tensors[name].shape, row_ends)
+        edges += _final_states(
+            spec, [s for s in slots if s.tensor == name], tensors[name].shape, row_ends, sequence_steps
+        )
     output = None
     if not spec.cell:  # the top layer's step outputs, gathered into the output tensor
         top_width = spec.directions * spec.h_out
@@ -242,7 +278,11 @@ def unroll(spec: LayerSpec, notes: list[str] | None = None) -> Drawing:
 
 
 def _final_states(
-    spec: LayerSpec, slots: list[StateSlot], shape: Shape, row_ends: Callable[[str], tuple[int, int]]
+    spec: LayerSpec,
+    slots: list[StateSlot],
+    shape: Shape,
+    row_ends: Callable[[str], tuple[int, int]],
+    sequence_steps: Callable[[str, bool], tuple[int, ...] | None],
 ) -> list[Edge]:
     """One edge per row of h_n (c_n; a cell's h_1, c_1), leaving its row's last step.
 
@@ -270,6 +310,7 @@ def _final_states(
                 equals,
                 per_sequence,
                 first.reason,
+                sequence_steps(first.direction, False),
             )
         )
     return edges

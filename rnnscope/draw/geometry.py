@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from itertools import pairwise
 
-from rnnscope.draw.content import FINAL_STATES, INITIAL_STATES, Drawing, Edge
+from rnnscope.draw.content import FINAL_STATES, INITIAL_STATES, Cell, Drawing, Edge
 from rnnscope.layer.shapes import format_shape
 
 FONT_SIZE = 12.0
@@ -46,6 +46,8 @@ BAR_HEIGHT = 24.0
 ROW_GAP = 40.0  # between a layer's two rows: the routes in and out of the reverse row turn here
 
 Point = tuple[float, float]
+# Under a state whose sequences enter or leave at their own steps (--lengths), marked ◆ there.
+PER_SEQUENCE = "per sequence ◆"
 
 
 @dataclass(frozen=True)
@@ -86,19 +88,26 @@ class Label:
 
 @dataclass(frozen=True)
 class Arrow:
-    """A polyline with a head at its last point (none for a route into a junction)."""
+    """A polyline with a head at its last point (none for a route into a junction);
+    ``edges`` are the indices of the edges it carries (a trunk below a junction carries both
+    directions' input)."""
 
     points: tuple[Point, ...]
     dashed: bool = False
     head: bool = True
+    edges: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
 class CellBox:
     box: Box
     lines: tuple[str, str]  # the cell's class name and its gates or nonlinearity
-    direction: str
-    marked: bool  # --lengths: a sequence ends at this step (forward rows)
+    cell: Cell  # the cell of the Drawing it draws
+    marked: bool  # --lengths: a sequence ends at this step (and the reverse pass starts there)
+
+    @property
+    def direction(self) -> str:
+        return self.cell.direction
 
 
 @dataclass(frozen=True)
@@ -134,16 +143,17 @@ def label_size(lines: tuple[str, ...]) -> tuple[float, float]:
 
 def edge_lines(edge: Edge) -> tuple[str, ...]:
     """The text on an edge's arrow: its name (with its row of the state tensor) and its shape;
-    a final state adds where it sits in the output."""
+    a final state adds where it sits in the output, and a state whose sequences enter or leave
+    the row at their own steps says so (--lengths)."""
     name = edge.tensor if edge.index is None else f"{edge.tensor}[{edge.index}]"
-    lines = (name, format_shape(edge.shape))
+    lines: tuple[str, ...] = (name, format_shape(edge.shape))
     if edge.tensor in ("h_n", "c_n"):
         if edge.equals is not None:
             return (*lines, f"= {edge.equals}")
         if edge.sequence_equals is not None and any(edge.sequence_equals):
             return (*lines, "per sequence" + (" ◆" if edge.direction == "forward" else ""))
-        return (*lines, "not in output")
-    return lines
+        lines = (*lines, "not in output")
+    return (*lines, PER_SEQUENCE) if edge.per_sequence else lines
 
 
 class _Placer:
@@ -309,16 +319,16 @@ class _Placer:
     def _row(self, layer: int, direction: str, center: float) -> None:
         drawing, layout = self.drawing, self.layout
         half_w, half_h = self.cell_width / 2, CELL_HEIGHT / 2
+        # Where a sequence ends its forward pass ends and its reverse pass starts: both rows marked.
         ends = {end.t for end in drawing.sequence_ends}
         for t in drawing.steps_shown:
             x = self.column_x[t]
-            marked = direction == "forward" and t in ends
             layout.cells.append(
                 CellBox(
                     Box(x - half_w, center - half_h, self.cell_width, CELL_HEIGHT),
                     (drawing.cell_name, drawing.cell_detail),
-                    direction,
-                    marked,
+                    Cell(t, layer, direction),
+                    t in ends,
                 )
             )
         names = self._row_name(layer, direction)
@@ -340,7 +350,7 @@ class _Placer:
         x_from, x_to = self.column_x[t], self.column_x[following]
         sign = 1 if x_to > x_from else -1
         start, end = x_from + sign * half_w, x_to - sign * half_w
-        self.layout.arrows.append(Arrow(((start, y), (end, y)), dashed=abs(following - t) > 1))
+        self.layout.arrows.append(Arrow(((start, y), (end, y)), dashed=abs(following - t) > 1, edges=(edge,)))
         lines = edge_lines(self.drawing.edges[edge])
         width, height = label_size(lines)
         top = y - LABEL_GAP - height if label_above else y + LABEL_GAP
@@ -361,7 +371,7 @@ class _Placer:
             near = x_cell + side * half_w
             far = near + side * (self.end_zone - CLEARANCE)
             points = ((far, y), (near, y)) if entering else ((near, y), (far, y))
-            self.layout.arrows.append(Arrow(points))
+            self.layout.arrows.append(Arrow(points, edges=(edge,)))
             lines = edge_lines(self.drawing.edges[edge])
             width, height = label_size(lines)
             x = far + CLEARANCE if on_left else far - CLEARANCE - width
@@ -375,27 +385,33 @@ class _Placer:
         forward_center = self.centers[(layer, "forward")]
         junction_y = forward_center + half_h + JUNCTION_DROP
         tensor = "x_t" if layer == 0 else "input"
+        # The trunk starts at the input bar or at the top of the layer below's highest row,
+        # which may sit lower than FEED_LENGTH when tall state labels push the rows apart.
+        below = (layer - 1, "reverse" if self.bidirectional else "forward")
+        source_y = junction_y + FEED_LENGTH if layer == 0 else self.centers[below] - half_h
         for t in drawing.steps_shown:
             x = self.column_x[t]
-            source_y = junction_y + FEED_LENGTH
-            layout.arrows.append(Arrow(((x, source_y), (x, forward_center + half_h))))
             edges = [self.edge_index(tensor, t, layer, "forward")]
+            if self.bidirectional:
+                edges.append(self.edge_index(tensor, t, layer, "reverse"))
+            layout.arrows.append(Arrow(((x, source_y), (x, forward_center + half_h)), edges=tuple(edges)))
             if self.bidirectional:
                 reverse_center = self.centers[(layer, "reverse")]
                 middle = (forward_center - half_h + reverse_center + half_h) / 2
                 left = x - half_w - CHANNEL
                 route = ((x, junction_y), (left, junction_y), (left, middle), (x - half_w / 2, middle))
-                layout.arrows.append(Arrow((*route, (x - half_w / 2, reverse_center + half_h))))
+                layout.arrows.append(
+                    Arrow((*route, (x - half_w / 2, reverse_center + half_h)), edges=(edges[1],))
+                )
                 layout.junctions.append((x, junction_y))
-                edges.append(self.edge_index(tensor, t, layer, "reverse"))
             lines = edge_lines(drawing.edges[edges[0]])
             width, height = label_size(lines)
             box = Box(x - CLEARANCE / 2 - width, junction_y + LABEL_GAP, width, height)
             layout.labels.append(Label(lines, box, tuple(edges)))
             if layer > 0:
-                self._leave_upwards(layer - 1, x, junction_y)
+                self._leave_upwards(layer - 1, x, junction_y, tuple(edges))
 
-    def _leave_upwards(self, layer: int, x: float, junction_y: float) -> None:
+    def _leave_upwards(self, layer: int, x: float, junction_y: float, edges: tuple[int, ...]) -> None:
         """Route the forward output of a two-direction ``layer`` round its reverse row to the
         junction above (the reverse output rises straight into it, along the trunk)."""
         if not self.bidirectional:
@@ -406,7 +422,7 @@ class _Placer:
         right = x + half_w + CHANNEL
         start = (x + half_w / 2, forward_center - half_h)
         route = (start, (start[0], middle), (right, middle), (right, junction_y), (x, junction_y))
-        self.layout.arrows.append(Arrow(route, head=False))
+        self.layout.arrows.append(Arrow(route, head=False, edges=edges))
 
     def _gather(self, bar_bottom: float) -> None:
         """Each step's top-layer output rising into the output bar."""
@@ -416,11 +432,12 @@ class _Placer:
         junction_y = self.centers[highest] - CELL_HEIGHT / 2 - JUNCTION_DROP
         for t in drawing.steps_shown:
             x = self.column_x[t]
-            layout.arrows.append(Arrow(((x, self.centers[highest] - CELL_HEIGHT / 2), (x, bar_bottom))))
+            edge = self.edge_index("output_t", t, None, None)
+            rising = ((x, self.centers[highest] - CELL_HEIGHT / 2), (x, bar_bottom))
+            layout.arrows.append(Arrow(rising, edges=(edge,)))
             if self.bidirectional:
                 layout.junctions.append((x, junction_y))
-                self._leave_upwards(top, x, junction_y)
-            edge = self.edge_index("output_t", t, None, None)
+                self._leave_upwards(top, x, junction_y, (edge,))
             lines = edge_lines(drawing.edges[edge])
             width, height = label_size(lines)
             box = Box(x - CLEARANCE / 2 - width, junction_y - LABEL_GAP - height, width, height)
@@ -469,7 +486,10 @@ class _Placer:
                 )
             )
         if drawing.sequence_ends:
-            entries.append(("mark", "the last valid step of a sequence: its forward h_n is taken there"))
+            text = "the last valid step of a sequence: its forward h_n is taken there"
+            if self.bidirectional:
+                text += ", its reverse pass starts there from its row of h_0"
+            entries.append(("mark", text))
         entries += [("note", f"note: {note}") for note in drawing.notes]
         indent = MARGIN + 36
         for symbol, text in entries:
