@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from rnnscope.checkpoint.dtypes import holds_numbers
 from rnnscope.layer.gates import GATES
 from rnnscope.layer.shapes import expected_parameters, format_shape
 from rnnscope.layer.spec import Kind, LayerSpec, Shape
@@ -68,6 +69,12 @@ class FoundLayer:
     @property
     def total_params(self) -> int:
         return sum(math.prod(info.shape) for info in self.tensors.values())
+
+    @property
+    def not_numbers(self) -> list[str]:
+        """The dtypes of its tensors whose elements are not one real number each (complex, bool,
+        bits, packed float4): no statistic of them means anything, no float module loads them."""
+        return sorted({info.dtype for info in self.tensors.values() if not holds_numbers(info.dtype)})
 
     @property
     def path(self) -> str:

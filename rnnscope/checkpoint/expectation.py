@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rnnscope.checkpoint.discovery import FoundLayer, weight_settings
+from rnnscope.checkpoint.dtypes import torch_dtype
 from rnnscope.errors import BadInput
 from rnnscope.execution.runtime import notes_from_warnings, torch
 from rnnscope.layer.shapes import format_shape
@@ -146,7 +147,7 @@ def mismatches(layer: FoundLayer, module: torch.nn.Module, constructor: Construc
 def pytorch_error(layer: FoundLayer, module: torch.nn.Module) -> str | None:
     """What ``module.load_state_dict(file's tensors, strict=True)`` says, from meta tensors."""
     state = {
-        name: torch.empty(info.shape, dtype=getattr(torch, info.dtype), device="meta")
+        name: torch.empty(info.shape, dtype=torch_dtype(info.dtype, f"tensor {name!r}"), device="meta")
         for name, info in layer.tensors.items()
     }
     try:

@@ -74,6 +74,9 @@ def load(
         constructor = parse_constructor(expect)  # bad input is refused before the file is read
     checkpoint = read_checkpoint(path)
     found = select_layers(checkpoint, prefix)
+    if run:
+        for layer in found:
+            _refuse_not_numbers(layer, "--run")
     notes = _notes(checkpoint, found)
     expectation = None
     if constructor is not None:
@@ -98,7 +101,7 @@ def load(
         problems=[problem.to_dict() for problem in checkpoint.problems if prefix in (None, problem.prefix)],
         notes=notes,
         expectation=expectation,
-        stats=[row for layer in found for row in gate_stats(checkpoint, layer)] if stats else None,
+        stats=_stats(checkpoint, found, notes) if stats else None,
         verify=[(layer.prefix, _verify(checkpoint, layer, seed, device)) for layer in found] if run else None,
     )
 
@@ -130,6 +133,12 @@ class ChosenLayer:
         return replace(flags, **weight_settings(self.layer.spec, self.layer.spec.cell))
 
     def state_dict(self) -> dict[str, torch.Tensor]:
+        """The layer's tensors, to load into a module of ``spec_with``.
+
+        Raises:
+            BadInput: values that are not numbers (complex, bits, ...): no float module loads them.
+        """
+        _refuse_not_numbers(self.layer, f"--from {self.checkpoint.path}")
         return self.checkpoint.state_dict(self.layer)
 
     def note(self, spec: LayerSpec, flags: str) -> str:
@@ -257,6 +266,32 @@ def _notes(checkpoint: Checkpoint, layers: list[FoundLayer]) -> list[str]:
             + ", ".join(checkpoint.not_created)
         )
     return notes
+
+
+def _refuse_not_numbers(layer: FoundLayer, flag: str) -> None:
+    if layer.not_numbers:
+        raise BadInput(
+            f"{flag}: {_called(layer)} holds {', '.join(layer.not_numbers)} values, not one real "
+            "number each: no float module loads them"
+        )
+
+
+def _called(layer: FoundLayer) -> str:
+    return f"layer {layer.path!r}" if layer.path else "the layer (no prefix)"
+
+
+def _stats(checkpoint: Checkpoint, layers: list[FoundLayer], notes: list[str]) -> list[StatRow]:
+    """``--stats`` rows of each layer whose values are numbers; a note for each whose are not."""
+    rows = []
+    for layer in layers:
+        if layer.not_numbers:
+            notes.append(
+                f"--stats: no statistics of {_called(layer)}: its values are "
+                f"{', '.join(layer.not_numbers)}, not one real number each"
+            )
+        else:
+            rows += gate_stats(checkpoint, layer)
+    return rows
 
 
 def gate_stats(checkpoint: Checkpoint, layer: FoundLayer) -> list[StatRow]:

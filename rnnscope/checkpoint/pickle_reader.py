@@ -5,8 +5,9 @@ imports nothing and calls nothing. It walks the opcodes with :func:`pickletools.
 walk Python's own ``pickletools.dis`` does) and interprets the small subset ``torch.save`` and
 TorchScript use: globals are recorded as names (:class:`Global`), calls and new objects become
 placeholders (:class:`Call`, :class:`Instance`), and the two calls that rebuild tensors
-(``torch._utils._rebuild_tensor_v2`` with a persistent storage id, ``_rebuild_parameter``) give
-:class:`TensorRef` — a tensor's storage key, dtype, offset, shape and stride, no values.
+(``torch._utils._rebuild_tensor_v2`` and ``_v3`` with a persistent storage id,
+``_rebuild_parameter``) give :class:`TensorRef` — a tensor's storage key, dtype, offset, shape and
+stride, no values.
 
 Which globals are dangerous is picklescan's judgement (the scanner the Hugging Face Hub runs),
 not a list of our own: :func:`dangerous_globals`.
@@ -23,41 +24,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from rnnscope.layer.spec import DTYPE_BYTES
+from rnnscope.checkpoint.dtypes import STORAGE_CLASSES
 
 # picklescan logs each finding as a warning; with no handler configured Python would print
 # them on stderr. The findings come back as values, so the log is not needed.
 logging.getLogger("picklescan").addHandler(logging.NullHandler())
 logging.getLogger("picklescan").propagate = False
 
-# torch's storage classes, as pickled in persistent ids, and the dtype each one holds.
-STORAGE_DTYPES = {
-    "FloatStorage": "float32",
-    "DoubleStorage": "float64",
-    "HalfStorage": "float16",
-    "BFloat16Storage": "bfloat16",
-    "LongStorage": "int64",
-    "IntStorage": "int32",
-    "ShortStorage": "int16",
-    "CharStorage": "int8",
-    "ByteStorage": "uint8",
-    "BoolStorage": "bool",
-    "ComplexFloatStorage": "complex64",
-    "ComplexDoubleStorage": "complex128",
-}
-# Bytes per element: the float dtypes rnnscope runs in, and the others a checkpoint may hold.
-ELEMENT_BYTES = {
-    **DTYPE_BYTES,
-    "int64": 8,
-    "int32": 4,
-    "int16": 2,
-    "int8": 1,
-    "uint8": 1,
-    "bool": 1,
-    "complex64": 8,
-    "complex128": 16,
-}
 _TENSOR_REBUILDERS = {("torch._utils", "_rebuild_tensor_v2"), ("torch._utils", "_rebuild_tensor")}
+# (storage, offset, size, stride, requires_grad, hooks, dtype[, metadata]): the dtype is named, and
+# the storage is an UntypedStorage of bytes.
+_TYPED_TENSOR_REBUILDER = ("torch._utils", "_rebuild_tensor_v3")
 _PARAMETER_REBUILDERS = {
     ("torch._utils", "_rebuild_parameter"),
     ("torch._utils", "_rebuild_parameter_with_state"),
@@ -97,7 +74,8 @@ class Instance:
 
 @dataclass(frozen=True)
 class StorageRef:
-    """A persistent storage id: ``('storage', torch.FloatStorage, key, location, numel)``."""
+    """A persistent storage id: ``('storage', torch.FloatStorage, key, location, numel)``; an
+    UntypedStorage holds ``uint8``, its numel counted in bytes."""
 
     key: str
     dtype: str
@@ -107,16 +85,14 @@ class StorageRef:
 
 @dataclass(frozen=True)
 class TensorRef:
-    """A tensor's metadata: where its elements are, and how they are laid out."""
+    """A tensor's metadata: where its elements are, and how they are laid out (offset and
+    stride count elements of the tensor's own dtype, whatever its storage's)."""
 
     storage: StorageRef
     offset: int
     shape: tuple[int, ...]
     stride: tuple[int, ...]
-
-    @property
-    def dtype(self) -> str:
-        return self.storage.dtype
+    dtype: str
 
     @property
     def numel(self) -> int:
@@ -320,17 +296,18 @@ def _step_objects(name: str, argument: Any, stack: list[Any], result: Unpickled)
 
 
 def _persistent(pid: Any) -> Any:
-    """torch.save's storage ids; anything else stays an opaque tuple."""
-    if (
-        isinstance(pid, tuple)
-        and len(pid) >= 5
-        and pid[0] == "storage"
-        and isinstance(pid[1], Global)
-        and pid[1].name in STORAGE_DTYPES
-    ):
-        return StorageRef(
-            key=str(pid[2]), dtype=STORAGE_DTYPES[pid[1].name], location=str(pid[3]), numel=int(pid[4])
-        )
+    """torch.save's storage ids; anything else stays an opaque tuple.
+
+    Raises:
+        PickleError: a storage class torch does not write (its element size is unknown).
+    """
+    if isinstance(pid, tuple) and len(pid) >= 5 and pid[0] == "storage" and isinstance(pid[1], Global):
+        dtype = STORAGE_CLASSES.get(pid[1].name)
+        if dtype is None:
+            raise PickleError(
+                f"a storage of class {pid[1].module}.{pid[1].name}, which rnnscope does not know"
+            )
+        return StorageRef(key=str(pid[2]), dtype=dtype, location=str(pid[3]), numel=int(pid[4]))
     return pid
 
 
@@ -338,15 +315,22 @@ def _reduce(func: Any, args: Any, result: Unpickled) -> Any:
     if isinstance(func, Global):
         key = (func.module, func.name)
         if key in _TENSOR_REBUILDERS and len(args) >= 4 and isinstance(args[0], StorageRef):
-            storage, offset, shape, stride = args[:4]
-            return TensorRef(
-                storage, int(offset), tuple(int(s) for s in shape), tuple(int(s) for s in stride)
-            )
+            return _tensor(args[0], args[1:4], args[0].dtype)
+        if key == _TYPED_TENSOR_REBUILDER and len(args) >= 7 and isinstance(args[0], StorageRef):
+            dtype = args[6]
+            if not isinstance(dtype, Global) or dtype.module != "torch":
+                raise PickleError(f"_rebuild_tensor_v3 with a dtype that is not torch's ({dtype!r})")
+            return _tensor(args[0], args[1:4], dtype.name)
         if key in _PARAMETER_REBUILDERS and args and isinstance(args[0], TensorRef):
             return args[0]
         if key in _DICT_CLASSES:
             return dict(args[0]) if args and args[0] else {}
     return _created(Call(func, args), func, result)
+
+
+def _tensor(storage: StorageRef, layout: Any, dtype: str) -> TensorRef:
+    offset, shape, stride = layout
+    return TensorRef(storage, int(offset), tuple(int(s) for s in shape), tuple(int(s) for s in stride), dtype)
 
 
 def _new(cls: Any, args: Any, result: Unpickled) -> Any:

@@ -21,13 +21,16 @@ a pickle naming a call that picklescan rates dangerous is refused before anythin
 from __future__ import annotations
 
 import io
+import json
 import os
+import struct
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from rnnscope.checkpoint.discovery import FoundLayer, Problem, TensorInfo, find_layers
+from rnnscope.checkpoint.dtypes import ELEMENT_BYTES, SAFETENSORS_CODES
 from rnnscope.checkpoint.pickle_reader import (
     Call,
     Instance,
@@ -112,6 +115,7 @@ def read_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
         return _read_safetensors(file)
     saved = _read_saved(file, head)
     containers = _containers(file, saved.value)
+    _refuse_unknown_dtypes(file, containers)
     return _assemble(file, saved.format, containers, saved.not_created, saved.reader)
 
 
@@ -176,6 +180,19 @@ def _refuse_dangerous(file: Path, pickle_bytes: bytes) -> None:
     if dangerous:
         calls = ", ".join(dangerous)
         raise BadInput(f"{file}: refused: its pickle would call {calls}; nothing in it was run")
+
+
+def _refuse_unknown_dtypes(file: Path, containers: list[Container]) -> None:
+    """A tensor of a dtype whose element size rnnscope does not know (one a later torch may add)
+    is refused: none of its bytes could be found."""
+    for container in containers:
+        for key, info in container.tensors.items():
+            if info.dtype not in ELEMENT_BYTES:
+                name = ".".join(part for part in (container.path, key) if part)
+                raise BadInput(
+                    f"{file}: refused: tensor {name!r} is torch.{info.dtype}, a dtype rnnscope does not "
+                    "know (it reads those torch 2.13 saves)"
+                )
 
 
 def _containers(file: Path, value: Any) -> list[Container]:
@@ -383,12 +400,18 @@ def _read_safetensors(file: Path) -> Checkpoint:
             f"{file}: a safetensors file, but the safetensors package is not installed: "
             "pip install 'rnnscope[safetensors]'"
         ) from None
+    for key, code in _dtype_codes(file).items():
+        if isinstance(code, str) and code not in SAFETENSORS_CODES:
+            raise BadInput(
+                f"{file}: refused: tensor {key!r} has dtype code {code!r}, which rnnscope does not read "
+                f"(it reads {', '.join(SAFETENSORS_CODES)})"
+            )
     try:
         with safe_open(str(file), framework="pt") as opened:
             tensors = {}
             for key in opened.keys():  # noqa: SIM118 (safe_open is not a mapping)
                 entry = opened.get_slice(key)
-                dtype = _SAFETENSORS_DTYPES.get(entry.get_dtype(), entry.get_dtype().lower())
+                dtype = SAFETENSORS_CODES[entry.get_dtype()]
                 tensors[key] = TensorInfo(shape=tuple(entry.get_shape()), dtype=dtype, ref=key)
     except Exception as error:  # safetensors raises its own SafetensorError for every bad header
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
@@ -396,15 +419,26 @@ def _read_safetensors(file: Path) -> Checkpoint:
     return _assemble(file, "safetensors", [Container("", tensors)], [], SafetensorsValues(file))
 
 
-_SAFETENSORS_DTYPES = {
-    "F32": "float32",
-    "F64": "float64",
-    "F16": "float16",
-    "BF16": "bfloat16",
-    "I64": "int64",
-    "I32": "int32",
-    "I16": "int16",
-    "I8": "int8",
-    "U8": "uint8",
-    "BOOL": "bool",
-}
+# The largest header the safetensors library reads (its MAX_HEADER_SIZE).
+_SAFETENSORS_MAX_HEADER = 100_000_000
+
+
+def _dtype_codes(file: Path) -> dict[str, object]:
+    """Each tensor's dtype code as the header writes it (8 bytes of length, then JSON). A header
+    that cannot be read gives none: the safetensors library then says what is wrong with it."""
+    with open(file, "rb") as handle:
+        (length,) = struct.unpack("<Q", handle.read(8))
+        if length > _SAFETENSORS_MAX_HEADER:
+            return {}
+        text = handle.read(length)
+    try:
+        header = json.loads(text)
+    except (ValueError, RecursionError):
+        return {}
+    if not isinstance(header, dict):
+        return {}
+    return {
+        str(key): entry.get("dtype")
+        for key, entry in header.items()
+        if key != "__metadata__" and isinstance(entry, dict)
+    }

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rnnscope.checkpoint.discovery import TensorInfo
-from rnnscope.checkpoint.pickle_reader import ELEMENT_BYTES, StorageRef, TensorRef
+from rnnscope.checkpoint.dtypes import ELEMENT_BYTES, torch_dtype
+from rnnscope.checkpoint.pickle_reader import StorageRef, TensorRef
 from rnnscope.errors import BadInput
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ class ValueReader(ABC):
     def _tensor(self, data: bytes, ref: TensorRef) -> torch.Tensor:
         from rnnscope.execution.runtime import torch
 
-        dtype = getattr(torch, ref.dtype)
+        dtype = torch_dtype(ref.dtype, f"{self.file}: storage {ref.storage.key}")
         if len(data) < ref.span * ELEMENT_BYTES[ref.dtype]:
             raise BadInput(f"{self.file}: the bytes of storage {ref.storage.key} are cut short; truncated?")
         if ref.numel == 0:
