@@ -834,7 +834,12 @@ def load_command(
     ],
     output: Output,
     prefix: Annotated[
-        Optional[str], _option("--prefix", help="Only the layer whose keys start with exactly this prefix.")
+        Optional[str],
+        _option(
+            "--prefix",
+            help="Only the layer whose keys start with exactly this prefix; container.prefix where "
+            "two state_dicts share it.",
+        ),
     ] = None,
     expect: Annotated[
         Optional[str],
@@ -886,7 +891,12 @@ def model_command(
         _option("--weights", help="Load this checkpoint's tensors first (read, never unpickled)."),
     ] = None,
     prefix: Annotated[
-        Optional[str], _option("--prefix", help="The wrapper prefix of --weights' keys, e.g. module.")
+        Optional[str],
+        _option(
+            "--prefix",
+            help="The wrapper prefix of --weights' keys, e.g. module; container.prefix where two "
+            "state_dicts carry it.",
+        ),
     ] = None,
     batch: Annotated[
         Optional[int],

@@ -476,6 +476,50 @@ def test_unknown_prefix(tmp_path: Path) -> None:
     ]
 
 
+def test_one_prefix_in_two_state_dicts(tmp_path: Path) -> None:
+    """--prefix rnn where a.rnn and b.rnn both exist (b's a problem) names neither half: refused,
+    offering the full forms, which --prefix then takes — for load, --expect and --from alike."""
+
+    def keyed(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return {f"rnn.{name}": tensor for name, tensor in state.items()}
+
+    broken = keyed(nn.GRU(3, 5).state_dict())
+    del broken["rnn.weight_hh_l0"]
+    path = save(tmp_path / "two.pt", {"a": keyed(nn.GRU(3, 4).state_dict()), "b": broken})
+    for flags in ([], ["--json"], ["--stats"], ["--expect", "nn.GRU(3, 4)"]):
+        result = run_cli("load", str(path), "--prefix", "rnn", *flags)
+        assert (result.exit_code, result.stdout) == (2, "")
+        assert result.stderr == (
+            f"error: --prefix 'rnn' is in 2 state_dicts of {path}: name one in full: 'a.rnn', 'b.rnn'\n"
+        )
+    only_a = run_json("load", str(path), "--prefix", "a.rnn")
+    assert ([(layer["container"], layer["prefix"]) for layer in only_a["layers"]], only_a["problems"]) == (
+        [("a", "rnn")],
+        [],
+    )
+    only_b = run_json("load", str(path), "--prefix", "b.rnn", exit_code=1)
+    assert only_b["layers"] == []
+    assert [(problem["container"], problem["prefix"]) for problem in only_b["problems"]] == [("b", "rnn")]
+
+    twins = save(
+        tmp_path / "twins.pt", {"a": keyed(nn.GRU(3, 4).state_dict()), "b": keyed(nn.GRU(3, 6).state_dict())}
+    )
+    assert (
+        run_json("load", str(twins), "--prefix", "b.rnn", "--expect", "nn.GRU(3, 6)")["expect_container"]
+        == "b"
+    )
+    result = run_cli("layout", "gru", "--from", str(twins), "--prefix", "rnn")
+    assert (result.exit_code, result.stderr) == (
+        2,
+        f"error: --prefix 'rnn' is in 2 state_dicts of {twins}: name one in full: 'a.rnn', 'b.rnn'\n",
+    )
+    chosen = run_json("layout", "gru", "--from", str(twins), "--prefix", "b.rnn")
+    assert (chosen["source"]["container"], chosen["pytorch_params"]) == (
+        "b",
+        sum(parameter.numel() for parameter in nn.GRU(3, 6).parameters()),
+    )
+
+
 # --- --stats and --run --------------------------------------------------------------------------
 
 

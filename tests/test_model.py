@@ -335,6 +335,38 @@ def test_weights_with_a_wrapper_prefix_load_and_mismatch_explained(tmp_path: Pat
     assert document["layers"][0]["calls"] == 0  # the forward did not run
 
 
+def test_weights_prefix_in_two_state_dicts(tmp_path: Path) -> None:
+    """An EMA checkpoint: the same wrapper prefix in two state_dicts. --prefix module names
+    neither; the full form the message offers (ema.module) loads exactly that one."""
+    network, _ = built("Tagger")
+    keys = list(network.state_dict())
+    filled = {
+        container: {f"module.{key}": torch.full_like(network.state_dict()[key], value) for key in keys}
+        for container, value in (("model", 0.125), ("ema", 0.25))
+    }
+    path = tmp_path / "ema.pt"
+    torch.save(filled, path)
+    result = runner.invoke(app, ["model", f"{ZOO}:tagger", "--weights", str(path)])
+    assert (result.exit_code, result.stderr) == (
+        2,
+        f"error: {path}: the keys fit the model equally as 'model.module', 'ema.module'; "
+        "name one with --prefix\n",
+    )
+    result = runner.invoke(app, ["model", f"{ZOO}:tagger", "--weights", str(path), "--prefix", "module"])
+    assert (result.exit_code, result.stderr) == (
+        2,
+        f"error: --prefix 'module' is in 2 state_dicts of {path}: name one in full: "
+        "'model.module', 'ema.module'\n",
+    )
+    code, document = run_json(f"{ZOO}:tagger", "--weights", str(path), "--prefix", "ema.module", "--stats")
+    assert code == 0
+    assert (document["weights"]["container"], document["weights"]["prefix"]) == ("ema", "module.")
+    weights = [
+        row["mean"] for row in document["stats"] if row["prefix"] == "lstm" and row["tensor"] != "bias"
+    ]
+    assert weights and set(weights) == {0.25}
+
+
 def test_weights_never_run_a_pickle(tmp_path: Path) -> None:
     class Evil:
         def __reduce__(self) -> tuple[Any, ...]:

@@ -40,6 +40,12 @@ def weight_settings(source: Any, cell: bool) -> dict[str, Any]:
     return {name: bool(getattr(source, name)) if name == "bias" else getattr(source, name) for name in names}
 
 
+def full_name(container: str, prefix: str) -> str:
+    """Container and prefix in one dotted name (``a.rnn``; ``a`` for an empty prefix): what tells
+    apart one prefix in two state_dicts of a file."""
+    return ".".join(part for part in (container, prefix) if part)
+
+
 @dataclass(frozen=True)
 class TensorInfo:
     """A tensor as the file lists it: shape, dtype, and where its values are (format-specific)."""
@@ -77,9 +83,8 @@ class FoundLayer:
         return sorted({info.dtype for info in self.tensors.values() if not holds_numbers(info.dtype)})
 
     @property
-    def path(self) -> str:
-        """Container and prefix in one dotted name: tells apart equal prefixes in two state_dicts."""
-        return ".".join(part for part in (self.container, self.prefix) if part)
+    def full_name(self) -> str:
+        return full_name(self.container, self.prefix)
 
     @property
     def constructor(self) -> str:
@@ -97,6 +102,10 @@ class Problem:
     prefix: str
     message: str
     keys: list[str]
+
+    @property
+    def full_name(self) -> str:
+        return full_name(self.container, self.prefix)
 
     def to_dict(self) -> dict[str, Any]:
         return {

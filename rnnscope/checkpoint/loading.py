@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from rnnscope.checkpoint.discovery import FoundLayer, weight_settings
+from rnnscope.checkpoint.discovery import FoundLayer, Problem, full_name, weight_settings
 from rnnscope.checkpoint.reader import FORMATS, Checkpoint, read_checkpoint
 from rnnscope.errors import BadInput
 from rnnscope.layer import cost
@@ -73,7 +73,7 @@ def load(
 
         constructor = parse_constructor(expect)  # bad input is refused before the file is read
     checkpoint = read_checkpoint(path)
-    found = select_layers(checkpoint, prefix)
+    found, problems = select(checkpoint, prefix)
     if run:
         for layer in found:
             _refuse_not_numbers(layer, "--run")
@@ -98,7 +98,7 @@ def load(
         format_name=FORMATS[checkpoint.format],
         tensor_count=checkpoint.tensor_count,
         layers=[_loaded(layer) for layer in found],
-        problems=[problem.to_dict() for problem in checkpoint.problems if prefix in (None, problem.prefix)],
+        problems=[problem.to_dict() for problem in problems],
         notes=notes,
         expectation=expectation,
         stats=_stats(checkpoint, found, notes) if stats else None,
@@ -106,16 +106,45 @@ def load(
     )
 
 
-def select_layers(checkpoint: Checkpoint, prefix: str | None) -> list[FoundLayer]:
-    """The layers ``--prefix`` names: by prefix, or by container and prefix (``a.rnn``) where two
-    state_dicts in the file use the same prefix."""
+def select(checkpoint: Checkpoint, prefix: str | None) -> tuple[list[FoundLayer], list[Problem]]:
+    """The layers and problems ``--prefix`` names (all of them without it), in one state_dict.
+
+    Raises:
+        BadInput: a prefix that is neither a layer's nor a problem's, or one that is in several
+            state_dicts of the file (the line names each in full, as --prefix takes it).
+    """
     if prefix is None:
-        return checkpoint.layers
-    chosen = [layer for layer in checkpoint.layers if layer.prefix == prefix]
-    chosen = chosen or [layer for layer in checkpoint.layers if layer.path == prefix]
-    if not chosen and not any(problem.prefix == prefix for problem in checkpoint.problems):
+        return checkpoint.layers, checkpoint.problems
+    found = [(layer.container, layer.prefix) for layer in checkpoint.layers]
+    found += [(problem.container, problem.prefix) for problem in checkpoint.problems]
+    places = set(places_named(prefix, found, checkpoint.path))
+    if not places:
         raise BadInput(
             f"--prefix {prefix!r} is not a layer in {checkpoint.path}; {layer_names(checkpoint.layers)}"
+        )
+    return (
+        [layer for layer in checkpoint.layers if (layer.container, layer.prefix) in places],
+        [problem for problem in checkpoint.problems if (problem.container, problem.prefix) in places],
+    )
+
+
+def places_named(
+    prefix: str, places: list[tuple[str, str]], file: str | os.PathLike[str]
+) -> list[tuple[str, str]]:
+    """The (container, prefix) places of a file that ``--prefix`` names: those with exactly that
+    prefix, else the one whose full name (``container.prefix``) it is — always in one state_dict.
+    ``load --prefix`` and ``model --weights --prefix`` both choose with it.
+
+    Raises:
+        BadInput: that prefix is in several state_dicts: the line names each place in full.
+    """
+    chosen = [place for place in places if place[1] == prefix]
+    chosen = chosen or [place for place in places if full_name(*place) == prefix]
+    containers = dict.fromkeys(container for container, _ in chosen)
+    if len(containers) > 1:
+        names = ", ".join(repr(name) for name in dict.fromkeys(full_name(*place) for place in chosen))
+        raise BadInput(
+            f"--prefix {prefix!r} is in {len(containers)} state_dicts of {file}: name one in full: {names}"
         )
     return chosen
 
@@ -169,7 +198,7 @@ def find_layer(path: str | os.PathLike[str], prefix: str | None, spec: LayerSpec
     checkpoint = read_checkpoint(path)
     if not checkpoint.layers:
         raise BadInput(f"--from {path}: no recurrent layer found in it")
-    matches = select_layers(checkpoint, prefix)  # refuses a prefix that is not there
+    matches, _problems = select(checkpoint, prefix)  # refuses a prefix that is not there
     if not matches:
         raise BadInput(f"--prefix {prefix!r}: that layer of {path} cannot be loaded (rnnscope load says why)")
     if len(matches) > 1:
@@ -191,7 +220,7 @@ def layer_names(layers: list[FoundLayer]) -> str:
     if not layers:
         return "it holds no recurrent layer"
     prefixes = [layer.prefix for layer in layers]
-    names = [layer.prefix if prefixes.count(layer.prefix) == 1 else layer.path for layer in layers]
+    names = [layer.prefix if prefixes.count(layer.prefix) == 1 else layer.full_name for layer in layers]
     return "its layers: " + ", ".join(repr(name) for name in names)
 
 
@@ -277,7 +306,7 @@ def _refuse_not_numbers(layer: FoundLayer, flag: str) -> None:
 
 
 def _called(layer: FoundLayer) -> str:
-    return f"layer {layer.path!r}" if layer.path else "the layer (no prefix)"
+    return f"layer {layer.full_name!r}" if layer.full_name else "the layer (no prefix)"
 
 
 def _stats(checkpoint: Checkpoint, layers: list[FoundLayer], notes: list[str]) -> list[StatRow]:

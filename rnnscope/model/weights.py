@@ -9,8 +9,9 @@ involved gets load's reading of the file's layer against the model's.
 
 from __future__ import annotations
 
-from rnnscope.checkpoint.discovery import FoundLayer, weight_settings
+from rnnscope.checkpoint.discovery import FoundLayer, full_name, weight_settings
 from rnnscope.checkpoint.expectation import evidence
+from rnnscope.checkpoint.loading import places_named
 from rnnscope.checkpoint.reader import Checkpoint, Container, read_checkpoint
 from rnnscope.errors import BadInput
 from rnnscope.execution.runtime import torch
@@ -31,45 +32,47 @@ def _candidates(keys: list[str]) -> list[str]:
 
 
 def choose(checkpoint: Checkpoint, wanted: set[str], prefix: str | None) -> tuple[Container, str]:
-    """The container and prefix whose keys, stripped, fit the model's keys best.
+    """The container and prefix whose keys, stripped, fit the model's keys best; with ``prefix``,
+    the one it names as ``load --prefix`` would (``module``, or in full ``ema.module``).
 
     Raises:
-        BadInput: --prefix that no container's keys all carry, or two choices that fit equally.
+        BadInput: --prefix that no container's keys all carry, or that several carry; two
+            choices that fit equally.
     """
-    scored: list[tuple[int, Container, str]] = []
-    for container in checkpoint.containers:
-        keys = list(container.tensors)
-        if not keys:
-            continue
-        options = _candidates(keys) if prefix is None else [_dotted(prefix)]
-        for option in options:
-            if not all(key.startswith(option) for key in keys):
-                continue
-            fit = sum(1 for key in keys if key.removeprefix(option) in wanted)
-            scored.append((fit, container, option))
-    if not scored:
-        where = f"--prefix {prefix}: not every key of any state_dict in the file starts with it"
-        raise BadInput(
-            f"{checkpoint.path}: {where}" if prefix is not None else f"{checkpoint.path}: no tensors"
-        )
-    scored.sort(key=lambda item: -item[0])
+    options = [
+        (container, option)
+        for container in checkpoint.containers
+        if container.tensors
+        for option in _candidates(list(container.tensors))
+    ]
+    if prefix is not None:
+        places = [(container.path, option.removesuffix(".")) for container, option in options]
+        named = places_named(prefix.removesuffix("."), places, checkpoint.path)
+        if not named:
+            raise BadInput(
+                f"{checkpoint.path}: --prefix {prefix}: not every key of any state_dict in the file "
+                "starts with it"
+            )
+        options = [options[places.index(named[0])]]
+    if not options:
+        raise BadInput(f"{checkpoint.path}: no tensors")
+    scored = sorted(
+        (
+            (sum(key.removeprefix(option) in wanted for key in container.tensors), container, option)
+            for container, option in options
+        ),
+        key=lambda item: -item[0],
+    )
     best = scored[0]
     ties = [item for item in scored if item[0] == best[0] and item[0] > 0]
     if len(ties) > 1:
-        named = ", ".join(_named(container, option) for _, container, option in ties)
+        named_in_full = ", ".join(
+            repr(full_name(container.path, option.removesuffix("."))) for _, container, option in ties
+        )
         raise BadInput(
-            f"{checkpoint.path}: the keys fit the model equally as {named}; name one with --prefix"
+            f"{checkpoint.path}: the keys fit the model equally as {named_in_full}; name one with --prefix"
         )
     return best[1], best[2]
-
-
-def _dotted(prefix: str) -> str:
-    return prefix if not prefix or prefix.endswith(".") else prefix + "."
-
-
-def _named(container: Container, prefix: str) -> str:
-    where = f"state_dict {container.path!r}" if container.path else "the file's state_dict"
-    return f"{where} with prefix {prefix!r}" if prefix else where
 
 
 def load_weights(
