@@ -5,7 +5,7 @@ from __future__ import annotations
 from rnnscope.execution.probe import Probe, probe
 from rnnscope.execution.runtime import torch
 from rnnscope.layer import cost
-from rnnscope.layer.equations import gate_rows
+from rnnscope.layer.equations import equations, gate_rows
 from rnnscope.layer.gates import GATES, gate_count
 from rnnscope.layer.shapes import expected_batch_sizes, expected_parameters, expected_tensors, symbols
 from rnnscope.layer.spec import Kind, LayerSpec, Shape
@@ -25,11 +25,12 @@ def inspect_layer(
         RunFailed: the forward pass failed although the input was valid.
     """
     ran = probe(spec, device, dtype, seed)
+    tensors = tensor_rows(ran)
     notes = list(ran.notes)
     if ran.skipped_reason is not None:
         notes.append(ran.skipped_reason)
     elif spec.lengths is not None and ran.device.type != "meta":
-        notes += packed_notes(spec.lengths, spec.seq_len)
+        notes += packed_notes(spec.lengths, spec.batch_first, tensors)
     if not spec.initial_state:
         states = "h_0/c_0" if spec.has_cell_state else "h_0"
         finals = (
@@ -48,7 +49,7 @@ def inspect_layer(
     return InspectReport(
         **ran.run_fields(dtype, seed),
         symbols=symbols(spec),
-        tensors=tensor_rows(ran),
+        tensors=tensors,
         parameters=parameter_rows(spec, ran.module),
         layers=cost.layer_parameters(spec),
         total_params=total,
@@ -168,10 +169,9 @@ def explain_ratio(spec: LayerSpec) -> str:
     ratio = cost.ratio_vs_rnn(spec)
     gates = gate_count(spec.kind.value)
     if spec.kind is Kind.rnn:
-        return (
-            f"{ratio:g}×: this is the baseline. Each RNN matrix is one block: "
-            f"h_t = {spec.nonlinearity}(W_ih x_t + b_ih + W_hh h_(t-1) + b_hh)."
-        )
+        # The recurrence as verify's equations table writes it (bias terms only with --bias).
+        recurrence = equations(spec)[0].equation
+        return f"{ratio:g}×: this is the baseline. Each RNN matrix is one block: {recurrence}."
     names = ", ".join(gate for gate, _ in GATES[spec.kind.value])
     name = spec.torch_class_name
     text = (
@@ -187,16 +187,21 @@ def explain_ratio(spec: LayerSpec) -> str:
     return text
 
 
-def packed_notes(lengths: tuple[int, ...], seq_len: int) -> list[str]:
-    """What packing did to this batch, in its own numbers (where h_n sits: states.state_notes)."""
-    total, longest, n = sum(lengths), max(lengths), len(lengths)
+def packed_notes(lengths: tuple[int, ...], batch_first: bool, tensors: list[TensorRow]) -> list[str]:
+    """What packing did to this batch, in the actual shapes of the tensor table's rows (where
+    h_n sits: states.state_notes)."""
+    shapes = {row.name: row.shape for row in tensors if row.shape is not None}
+    time_axis = 1 if batch_first else 0
+    length, n = shapes["input"][time_axis], shapes["input"][1 - time_axis]  # the padded input's L, N
+    total = shapes["packed_input.data"][0]  # sum(lengths): one row per real step
+    longest = shapes["output_padded"][time_axis]  # pad_packed_sequence pads to max(lengths)
     padded = longest * n - total
     notes = [
         f"lengths {','.join(map(str, lengths))}: the packed data holds {total} real steps of the "
-        f"L × N = {seq_len} × {n} = {seq_len * n} in the padded input: run unpacked, "
-        f"{1 - total / (seq_len * n):.0%} of the work would go to padding.",
+        f"L × N = {length} × {n} = {length * n} in the padded input: run unpacked, "
+        f"{1 - total / (length * n):.0%} of the work would go to padding.",
         f"output_padded is padded to the longest sequence ({longest})"
-        + (f", not --seq-len ({seq_len})" if longest != seq_len else ", which is L")
+        + (f", not --seq-len ({length})" if longest != length else ", which is L")
         + ": pad_packed_sequence was called without total_length. "
         + ("Its 1 padded position is zero." if padded == 1 else f"Its {padded} padded positions are zeros."),
     ]

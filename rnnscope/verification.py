@@ -142,9 +142,10 @@ def _notes(spec: LayerSpec, device_type: str, dtype: str, limit: float) -> list[
             "hence the float16-sized tolerance."
         )
     if spec.packed:
+        reverse = " and the reverse direction's at step 0" if spec.bidirectional else ""
         notes.append(
-            "with --lengths each sequence runs over its own steps only: h_n holds the forward "
-            "state at its last valid step and the reverse state at step 0; padded outputs are 0."
+            "with --lengths each sequence runs over its own steps only: h_n holds its state at "
+            f"its own last valid step{reverse}; output_padded is 0 past each sequence's length."
         )
     if spec.cell:
         notes.append("a cell runs one step: x_t is the input, h_{t−1} is h_0 and h_t is h_1.")

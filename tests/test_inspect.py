@@ -321,10 +321,10 @@ def test_package_exports_functions_lazily(name: str) -> None:
 
 
 def test_padding_note_names_seq_len_only_where_it_differs() -> None:
-    from rnnscope.inspection import packed_notes
-
-    shorter = packed_notes((3, 2), seq_len=5)[1]
+    shorter = inspect(make_spec(Kind.gru, lengths=(3, 2), seq_len=5)).notes[1]
     assert shorter.startswith("output_padded is padded to the longest sequence (3), not --seq-len (5):")
-    assert packed_notes((5, 2), seq_len=5)[1].startswith(
-        "output_padded is padded to the longest sequence (5), which is L:"
+    assert (
+        inspect(make_spec(Kind.gru, lengths=(5, 2), seq_len=5))
+        .notes[1]
+        .startswith("output_padded is padded to the longest sequence (5), which is L:")
     )

@@ -76,6 +76,11 @@ _JSON_NAMES = {
     "expectation": ["expect", "expect_module", "expect_container", "expect_prefix", "mismatches"],
     "slot": ["tensor", "index", "layer", "direction", "sequence", "equals", "reason"],
     "states": ["states"],
+    "timing": ["median_s", "min_s", "max_s", "q1_s", "q3_s"],
+    # The view shows the matmul only as its rate, which the JSON has with the median it is from.
+    "matmul_timing": ["matmul_median_s", "matmul_gflops"],
+    "group": ["name"],  # a framework tensor's name is group/leaf
+    "leaf": ["name"],
 }
 
 
@@ -120,6 +125,34 @@ def test_every_field_of_each_report_reaches_its_json(tmp_path: Path) -> None:
     assert drawing.to_dict()["cell_detail"] == "3 gates"
 
 
+def test_every_field_of_the_other_commands_reports_reaches_its_json() -> None:
+    from rnnscope.activity import activity
+    from rnnscope.benchmark import bench
+    from rnnscope.comparison import compare
+    from rnnscope.frameworks.layout import layout
+    from rnnscope.gradients import gradients
+
+    spec = make_spec(Kind.lstm, num_layers=2, bidirectional=True, seq_len=3, batch=2)
+    compared = compare({kind: make_spec(kind, seq_len=3, batch=2) for kind in Kind})
+    _assert_every_field_in_json(compared, compared.to_dict())
+    for row, row_document in zip(compared.rows, compared.to_dict()["rows"], strict=True):
+        _assert_every_field_in_json(row, row_document)
+    laid_out = layout(spec, "all")
+    document = laid_out.to_dict()
+    _assert_every_field_in_json(laid_out, document)
+    for framework, framework_document in zip(laid_out.frameworks, document["frameworks"], strict=True):
+        # Every framework lays out the report's one kind: it is said once, at the top.
+        _assert_every_field_in_json(framework, framework_document | {"kind": document["kind"]})
+        for tensor, tensor_document in zip(framework.tensors, framework_document["tensors"], strict=True):
+            _assert_every_field_in_json(tensor, tensor_document)
+    for report in (
+        gradients([make_spec(Kind.gru, seq_len=4, batch=2)]),
+        bench(make_spec(Kind.gru, seq_len=4, batch=2), iters=2, warmup=0),
+        activity(make_spec(Kind.lstm, seq_len=4, batch=2)),
+    ):
+        _assert_every_field_in_json(report, report.to_dict())
+
+
 # --- the net: a ✓ only where a check of the run produced it -------------------------------------
 
 
@@ -127,7 +160,7 @@ def _marks(text: str) -> int:
     return text.count("✓")
 
 
-def test_no_check_mark_without_a_check_of_the_run() -> None:
+def test_no_check_mark_without_a_check_of_the_run(tmp_path: Path) -> None:
     from rnnscope import inspect
     from rnnscope.comparison import compare
     from rnnscope.draw.content import unroll
@@ -139,6 +172,8 @@ def test_no_check_mark_without_a_check_of_the_run() -> None:
     # Views that check nothing on the run: no ✓ at all.
     assert _marks(rendered(draw_view(unroll(spec)))) == 0
     assert _marks(rendered(layout_view(layout(spec, "all")))) == 0
+    written = layout(spec, "keras", write=tmp_path / "weights.npz")
+    assert written.written is not None and _marks(rendered(layout_view(written))) == 0
     specs = {kind: make_spec(kind, seq_len=3, batch=2) for kind in Kind}
     assert _marks(rendered(compare_view(compare(specs)))) == 0
     # inspect: one ✓ per row whose check passed, the totals' agreement and the verdict.

@@ -88,12 +88,15 @@ def expected_tensors(spec: LayerSpec) -> list[TensorFormula]:
 
 def _cell_tensors(spec: LayerSpec) -> list[TensorFormula]:
     batch = () if spec.unbatched else (spec.batch,)
-    axis = "" if spec.unbatched else "N, "
-    tensors = [TensorFormula("input", f"({axis}H_in)", (*batch, spec.input_size))]
+
+    def formula(feature: str) -> str:  # unbatched: a 1-tuple, written as format_shape writes it
+        return f"({feature},)" if spec.unbatched else f"(N, {feature})"
+
+    tensors = [TensorFormula("input", formula("H_in"), (*batch, spec.input_size))]
     for step in ("0", "1"):
-        tensors.append(TensorFormula(f"h_{step}", f"({axis}H_out)", (*batch, spec.hidden_size)))
+        tensors.append(TensorFormula(f"h_{step}", formula("H_out"), (*batch, spec.hidden_size)))
         if spec.has_cell_state:
-            tensors.append(TensorFormula(f"c_{step}", f"({axis}H_cell)", (*batch, spec.hidden_size)))
+            tensors.append(TensorFormula(f"c_{step}", formula("H_cell"), (*batch, spec.hidden_size)))
     return tensors
 
 
