@@ -8,13 +8,15 @@ from typing import Any
 from rnnscope.layer.cost import forward_cost, ratio_vs_rnn, total_parameters
 from rnnscope.layer.limits import check_torch_limits
 from rnnscope.layer.spec import Kind, LayerSpec
+from rnnscope.plain import Plain
 
 # The order of the rows: the baseline first, then by gate count.
 KINDS = (Kind.rnn, Kind.gru, Kind.lstm)
 
 
 @dataclass(frozen=True)
-class CompareRow:
+class CompareRow(Plain):
+    omitted_when_none = ("padded_macs", "padding_waste")  # both only with --lengths
     kind: str
     total_params: int
     ratio_vs_rnn: float
@@ -25,35 +27,13 @@ class CompareRow:
     padded_macs: int | None = None  # with --lengths: the padded L × N rectangle's MACs
     padding_waste: float | None = None  # with --lengths: the fraction of those spent on padding
 
-    def to_dict(self) -> dict[str, Any]:
-        row: dict[str, Any] = {
-            "kind": self.kind,
-            "total_params": self.total_params,
-            "ratio_vs_rnn": self.ratio_vs_rnn,
-            "macs": self.macs,
-            "flops": self.flops,
-            "param_bytes": self.param_bytes,
-            "activation_bytes": self.activation_bytes,
-        }
-        if self.padded_macs is not None:
-            row |= {"padded_macs": self.padded_macs, "padding_waste": self.padding_waste}
-        return row
-
 
 @dataclass(frozen=True)
-class CompareReport:
+class CompareReport(Plain):
     config: dict[str, Any]
     dtype: str
     rows: list[CompareRow]
     notes: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "config": self.config,
-            "dtype": self.dtype,
-            "rows": [row.to_dict() for row in self.rows],
-            "notes": self.notes,
-        }
 
 
 def compare(

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
 
 from rnnscope.errors import BadInput
 from rnnscope.execution.build import check_runs, make_inputs, seeded_module
@@ -25,107 +23,7 @@ from rnnscope.layer.gates import gate_blocks
 from rnnscope.layer.shapes import expected_parameters
 from rnnscope.layer.spec import Kind, LayerSpec
 from rnnscope.layer.validation import check_computes
-from rnnscope.report import ProgressCallback
-
-# The memory horizon counts the steps back from T over which the norm stays at or above this
-# fraction of its value at t = T.
-HORIZON_FRACTION = 1e-3
-
-
-@dataclass(frozen=True)
-class GradientRow:
-    """One layer's gradient norms over t, and the horizon they give.
-
-    ``norms[t]`` is None where the gradient was not finite (it overflowed in a narrow dtype).
-    ``forget_bias`` is what was added to the LSTM forget gate, None for RNN and GRU.
-    """
-
-    kind: str
-    module: str
-    config: dict[str, Any]
-    forget_bias: float | None
-    norms: list[float | None]
-
-    @property
-    def horizon(self) -> int:
-        return horizon(self.norms)
-
-    @property
-    def reaches_start(self) -> bool:
-        """True when the norm stays above the threshold all the way back to t = 0."""
-        return self.horizon == len(self.norms) - 1
-
-    @property
-    def zeros(self) -> int:
-        """Steps whose gradient is exactly zero: it underflowed in the run's dtype."""
-        return sum(1 for value in self.norms if value == 0.0)
-
-    @property
-    def label(self) -> str:
-        return row_label(self.kind, self.forget_bias)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "module": self.module,
-            "config": self.config,
-            "forget_bias": self.forget_bias,
-            "horizon": self.horizon,
-            "reaches_start": self.reaches_start,
-            "zeros": self.zeros,
-            "norms": [{"t": t, "grad_norm": value} for t, value in enumerate(self.norms)],
-        }
-
-
-@dataclass(frozen=True)
-class GradientsReport:
-    """What ``rnnscope gradients`` measured: one row per kind (and per LSTM forget bias)."""
-
-    steps: int
-    batch: int  # N, 1 for --unbatched: the norm is the root mean square over these sequences
-    device: str
-    dtype: str
-    seed: int
-    smallest_positive: float  # the dtype's smallest positive (subnormal) number
-    target: str
-    rows: list[GradientRow]
-    notes: list[str] = field(default_factory=list)
-    horizon_fraction: float = HORIZON_FRACTION
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "steps": self.steps,
-            "batch": self.batch,
-            "device": self.device,
-            "dtype": self.dtype,
-            "seed": self.seed,
-            "target": self.target,
-            "horizon_fraction": self.horizon_fraction,
-            "smallest_positive": self.smallest_positive,
-            "rows": [row.to_dict() for row in self.rows],
-            "notes": self.notes,
-        }
-
-
-def row_label(kind: str, forget_bias: float | None) -> str:
-    """``rnn``, or ``lstm fb=3`` for an LSTM row with its forget bias."""
-    return kind if forget_bias is None else f"{kind} fb={forget_bias:g}"
-
-
-def horizon(norms: Sequence[float | None]) -> int:
-    """How many steps back from T = len(norms) − 1 the norm stays at or above
-    ``HORIZON_FRACTION`` of its value at T: the largest k with norms[t] ≥ fraction · norms[T]
-    for every t in T − k … T. 0 when the norm at T is zero or not finite."""
-    last = norms[-1]
-    if last is None or last == 0.0:
-        return 0
-    threshold = HORIZON_FRACTION * last
-    steps_back = 0
-    for value in reversed(norms[:-1]):
-        if value is None or value < threshold:
-            break
-        steps_back += 1
-    return steps_back
+from rnnscope.report import GradientRow, GradientsReport, ProgressCallback, row_label
 
 
 def check_gradient_spec(spec: LayerSpec) -> None:

@@ -15,8 +15,7 @@ from rnnscope.errors import BadInput
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from rnnscope.gradients import GradientsReport
-    from rnnscope.report import ActivityReport
+    from rnnscope.report import ActivityReport, GradientsReport
 
 INSTALL_HINT = "pip install 'rnnscope[plot]'"
 

@@ -6,8 +6,8 @@ same objects. No torch here.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from math import prod
 from typing import Any
 
@@ -18,6 +18,7 @@ from rnnscope.layer.gates import GateBlock, gate_blocks, gate_meaning
 from rnnscope.layer.shapes import ParameterFormula
 from rnnscope.layer.spec import LayerSpec, Shape
 from rnnscope.layer.states import StateSlot
+from rnnscope.plain import Plain, plain
 
 # A long run's progress callback: (steps done, steps in all, what the last step was).
 ProgressCallback = Callable[[int, int, str], None]
@@ -28,12 +29,15 @@ def _listed(shape: Shape | None) -> list[int] | None:
 
 
 @dataclass(frozen=True)
-class TensorRow:
+class TensorRow(Plain):
     """One tensor: its formula, the shape the formula gives, and the shape torch produced.
 
     ``shape`` and ``ok`` are None when the forward pass was skipped (meta device). ``values``
     carries small integer tensors (PackedSequence.batch_sizes and its indices).
     """
+
+    computed = ("ok",)
+    omitted_when_none = ("values", "expected_values")  # packed index tensors only
 
     name: str
     formula: str
@@ -49,24 +53,12 @@ class TensorRow:
         values_ok = self.expected_values is None or self.values == self.expected_values
         return self.shape == self.expected and values_ok
 
-    def to_dict(self) -> dict[str, Any]:
-        row: dict[str, Any] = {
-            "name": self.name,
-            "formula": self.formula,
-            "shape": _listed(self.shape),
-            "expected": list(self.expected),
-            "ok": self.ok,
-        }
-        if self.values is not None:
-            row["values"] = self.values
-        if self.expected_values is not None:
-            row["expected_values"] = self.expected_values
-        return row
-
 
 @dataclass(frozen=True)
-class ParameterRow:
+class ParameterRow(Plain):
     """One parameter in ``named_parameters()`` order, split into its gate blocks."""
+
+    computed = ("ok",)
 
     name: str
     layer: int
@@ -100,23 +92,9 @@ class ParameterRow:
     def ok(self) -> bool:
         return self.shape == self.expected
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "layer": self.layer,
-            "direction": self.direction,
-            "role": self.role,
-            "formula": self.formula,
-            "shape": list(self.shape),
-            "expected": list(self.expected),
-            "numel": self.numel,
-            "ok": self.ok,
-            "gates": [block.to_dict() for block in self.gates],
-        }
-
 
 @dataclass(frozen=True)
-class StateRow:
+class StateRow(Plain):
     """One row of h_n / c_n (its ``StateSlot``), and the check of its ``equals`` on the run.
 
     ``max_abs_diff`` is max |state − output[equals]|. ``tolerance`` is float noise for the
@@ -125,6 +103,9 @@ class StateRow:
     (``slot.reason`` says why), or there were no values (meta device, forward skipped); ``ok``
     is then None. A check that could not be computed has a ``detail`` saying why and fails.
     """
+
+    computed = ("ok",)
+    internal = ("slot",)  # its fields, at the row's level
 
     slot: StateSlot
     max_abs_diff: float | None = None
@@ -138,12 +119,8 @@ class StateRow:
         return self.max_abs_diff is not None and self.max_abs_diff <= self.tolerance
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self.slot) | {
-            "max_abs_diff": self.max_abs_diff,
-            "tolerance": self.tolerance,
-            "detail": self.detail,
-            "ok": self.ok,
-        }
+        slot: dict[str, Any] = plain(self.slot)
+        return slot | super().to_dict()
 
 
 @dataclass(frozen=True)
@@ -381,8 +358,10 @@ class SmokeCase:
 
 
 @dataclass(frozen=True)
-class SmokeReport:
+class SmokeReport(Plain):
     """The smoke matrix on one device and dtype."""
+
+    computed = ("ok", "passed")
 
     device: str
     dtype: str
@@ -399,27 +378,23 @@ class SmokeReport:
     def failed(self) -> list[SmokeCase]:
         return [case for case in self.cases if not case.ok]
 
+    @property
+    def passed(self) -> int:
+        return len(self.cases) - len(self.failed)
+
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "ok": self.ok,
-            "device": self.device,
-            "dtype": self.dtype,
-            "quick": self.quick,
-            "seed": self.seed,
-            "passed": len(self.cases) - len(self.failed),
-            "failed": len(self.failed),
-            "seconds": self.seconds,
-            "cases": [case.to_dict() for case in self.cases],
-        }
+        return super().to_dict() | {"failed": len(self.failed)}  # a count, where the property is the list
 
 
 @dataclass(frozen=True)
-class ExportedTensor:
+class ExportedTensor(Plain):
     """One W, R or B initialiser of an exported ONNX model against the layout's claim.
 
     ``blocks_equal`` counts the gate blocks (per direction) whose values equal PyTorch's rows
     exactly; ``shape`` is None when the node has no such initialiser.
     """
+
+    computed = ("ok",)
 
     name: str  # ours: layer0/W
     initializer: str | None  # the name torch's exporter gave it: onnx::LSTM_376
@@ -433,22 +408,12 @@ class ExportedTensor:
     def ok(self) -> bool:
         return self.shape == self.expected and self.blocks_equal == self.blocks
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "initializer": self.initializer,
-            "shape": _listed(self.shape),
-            "expected": list(self.expected),
-            "blocks": self.blocks,
-            "blocks_equal": self.blocks_equal,
-            "max_abs_diff": self.max_abs_diff,
-            "ok": self.ok,
-        }
-
 
 @dataclass(frozen=True)
-class ExportedAttribute:
+class ExportedAttribute(Plain):
     """One attribute of an exported recurrent node (or the node count) against the layout."""
+
+    computed = ("ok",)
 
     node: str
     name: str
@@ -459,21 +424,15 @@ class ExportedAttribute:
     def ok(self) -> bool:
         return self.expected == self.found
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "node": self.node,
-            "name": self.name,
-            "expected": self.expected,
-            "found": self.found,
-            "ok": self.ok,
-        }
-
 
 @dataclass(frozen=True)
-class ExportedValue:
+class ExportedValue(Plain):
     """One input or output of the exported graph, by position, against PyTorch's name and the
     documented shape with L and N dynamic. ``name`` and ``dims`` are None where the graph has
     fewer values than expected; ``expected_name`` None where it has more."""
+
+    computed = ("ok",)
+    renamed = (("dims", "shape"),)
 
     role: str  # "input" or "output"
     name: str | None
@@ -485,24 +444,17 @@ class ExportedValue:
     def ok(self) -> bool:
         return self.name == self.expected_name and self.dims == self.expected
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "role": self.role,
-            "name": self.name,
-            "shape": None if self.dims is None else list(self.dims),
-            "expected_name": self.expected_name,
-            "expected": None if self.expected is None else list(self.expected),
-            "ok": self.ok,
-        }
-
 
 @dataclass(frozen=True)
-class ExportReport:
+class ExportReport(Plain):
     """``--export``: the ONNX file torch wrote, read back, against the ONNX table.
 
     ``rebuild`` is the Python that rebuilds the exported layer and its input (also in the
     model's metadata, key ``rebuild``); None with weights from a file (``--from``).
     """
+
+    computed = ("ok", "inputs", "outputs")
+    internal = ("values",)  # as inputs and outputs
 
     file: str
     exporter: str
@@ -521,32 +473,24 @@ class ExportReport:
         ]
         return all(row.ok for row in rows)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "file": self.file,
-            "exporter": self.exporter,
-            "opset": self.opset,
-            "ok": self.ok,
-            "inputs": [row.to_dict() for row in self.values if row.role == "input"],
-            "outputs": [row.to_dict() for row in self.values if row.role == "output"],
-            "attributes": [row.to_dict() for row in self.attributes],
-            "tensors": [row.to_dict() for row in self.tensors],
-            "rebuild": self.rebuild,
-        }
+    @property
+    def inputs(self) -> list[ExportedValue]:
+        return [row for row in self.values if row.role == "input"]
+
+    @property
+    def outputs(self) -> list[ExportedValue]:
+        return [row for row in self.values if row.role == "output"]
 
 
 @dataclass(frozen=True)
-class WrittenArray:
+class WrittenArray(Plain):
     name: str
     shape: Shape
     dtype: str  # the .npy descr, e.g. "<f4"
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "shape": list(self.shape), "dtype": self.dtype}
-
 
 @dataclass(frozen=True)
-class WriteReport:
+class WriteReport(Plain):
     """``--write``: which arrays went into the .npz, for which framework's layer."""
 
     file: str
@@ -554,36 +498,36 @@ class WriteReport:
     variant: str
     arrays: list[WrittenArray]
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "file": self.file,
-            "framework": self.framework,
-            "variant": self.variant,
-            "arrays": [array.to_dict() for array in self.arrays],
-        }
-
 
 @dataclass(frozen=True)
-class Block:
+class Block(Plain):
     """Rows ``start:stop`` of the PyTorch parameters named (summed when there are two)."""
+
+    computed = ("rows",)
+    internal = ("start", "stop")  # as rows
+    renamed = (("parameters", "from"),)
 
     gate: str  # PyTorch's letter for these rows
     parameters: tuple[str, ...]
     start: int
     stop: int
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"gate": self.gate, "from": list(self.parameters), "rows": [self.start, self.stop]}
+    @property
+    def rows(self) -> tuple[int, int]:
+        return self.start, self.stop
 
 
 @dataclass(frozen=True)
-class FrameworkTensor:
+class FrameworkTensor(Plain):
     """One tensor in the other framework and how it is made from PyTorch's parameters.
 
     Each part is a run of blocks concatenated along the rows; with ``stacked`` the parts are
     stacked along a new first axis (ONNX's D, Keras GRU's bias pair), else there is one part.
     ``transposed``: the result is transposed (Keras keeps (in, out) matrices).
     """
+
+    computed = ("name", "source", "source_gates")
+    internal = ("group", "leaf")  # as name
 
     group: str  # "layer0/forward_lstm/lstm_cell" or "layer0"
     leaf: str  # "kernel", "W"
@@ -603,27 +547,21 @@ class FrameworkTensor:
     def numel(self) -> int:
         return prod(self.shape)
 
-    def source(self, gates_only: bool = False) -> str:
+    @property
+    def source(self) -> str:
+        return self.source_text()
+
+    @property
+    def source_gates(self) -> str:
+        return self.source_text(gates_only=True)
+
+    def source_text(self, gates_only: bool = False) -> str:
         """Where it comes from: ``weight_ih_l0[20:40, 0:20, 40:60].T`` (numpy-style row blocks,
         then transposed); ``stack(a, b)`` a new first axis, ``cat(a, b)`` rows joined, ``+`` a
         sum. ``gates_only`` names the blocks by PyTorch's gate letters: ``weight_ih_l0[z,r,n].T``."""
         parts = [_part_source(part, gates_only) for part in self.parts]
         text = f"stack({', '.join(parts)})" if self.stacked else parts[0]
         return text + (".T" if self.transposed else "")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "layer": self.layer,
-            "direction": self.direction,
-            "shape": list(self.shape),
-            "gate_order": self.gate_order,
-            "source": self.source(),
-            "source_gates": self.source(gates_only=True),
-            "stacked": self.stacked,
-            "transposed": self.transposed,
-            "parts": [[block.to_dict() for block in part] for part in self.parts],
-        }
 
 
 def _part_source(blocks: tuple[Block, ...], gates_only: bool) -> str:
@@ -649,8 +587,11 @@ def _run_source(run: list[Block], gates_only: bool) -> str:
 
 
 @dataclass(frozen=True)
-class FrameworkLayout:
+class FrameworkLayout(Plain):
     """One framework's tensors for the layer, or why it cannot hold it."""
+
+    computed = ("supported", "total_params", "difference", "naming")
+    internal = ("kind", "cannot_hold")  # kind: the report's; cannot_hold: said in difference
 
     framework: str
     variant: str
@@ -694,24 +635,17 @@ class FrameworkLayout:
         return f"{fewer:,} fewer: one bias vector where PyTorch has two, bias_ih + bias_hh summed"
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "framework": self.framework,
-            "variant": self.variant,
-            "supported": self.supported,
-            "total_params": self.total_params,
-            "pytorch_params": self.pytorch_params,
-            "difference": self.difference,
-            "equivalent": self.equivalent if self.supported else None,
-            "equivalence": self.equivalence if self.supported else None,
-            "notes": self.notes,
-            "naming": self.naming,
-            "tensors": [tensor.to_dict() for tensor in self.tensors],
-        }
+        document = super().to_dict()
+        if not self.supported:  # a layer the framework cannot hold has no equivalence to claim
+            document |= {"equivalent": None, "equivalence": None}
+        return document
 
 
 @dataclass(frozen=True)
-class LayoutReport:
+class LayoutReport(Plain):
     """Everything ``rnnscope layout`` shows: the layer's tensors in each framework."""
+
+    computed = ("ok",)
 
     kind: str
     cell: bool
@@ -731,26 +665,9 @@ class LayoutReport:
         """False only when an --export read back differs from the table."""
         return self.export is None or self.export.ok
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "cell": self.cell,
-            "module": self.module,
-            "config": self.config,
-            "pytorch_params": self.pytorch_params,
-            "pytorch_gate_order": self.pytorch_gate_order,
-            "pytorch_rows": self.pytorch_rows,
-            "frameworks": [layout.to_dict() for layout in self.frameworks],
-            "notes": self.notes,
-            "export": None if self.export is None else self.export.to_dict(),
-            "written": None if self.written is None else self.written.to_dict(),
-            "source": self.source,
-            "ok": self.ok,
-        }
-
 
 @dataclass(frozen=True)
-class LoadedLayer:
+class LoadedLayer(Plain):
     """One recurrent layer found in a checkpoint, with the inspect tables of its parameters.
 
     ``config`` holds what the weights tell; ``batch_first``, ``dropout`` and (RNN)
@@ -769,24 +686,9 @@ class LoadedLayer:
     total_params: int
     expected_total_params: int
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "container": self.container,
-            "prefix": self.prefix,
-            "kind": self.kind,
-            "cell": self.cell,
-            "config": self.config,
-            "dtype": self.dtype,
-            "total_params": self.total_params,
-            "expected_total_params": self.expected_total_params,
-            "constructor": self.constructor,
-            "parameters": [row.to_dict() for row in self.parameters],
-            "layers": [row.to_dict() for row in self.layers],
-        }
-
 
 @dataclass(frozen=True)
-class Mismatch:
+class Mismatch(Plain):
     """A setting where the file's layer and the user's constructor differ, and the tensor that shows it."""
 
     prefix: str
@@ -794,15 +696,6 @@ class Mismatch:
     file: Any
     expected: Any
     evidence: str  # e.g. "weight_hh_l0 (512, 128)"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "prefix": self.prefix,
-            "field": self.field,
-            "file": self.file,
-            "expected": self.expected,
-            "evidence": self.evidence,
-        }
 
 
 @dataclass(frozen=True)
@@ -822,7 +715,7 @@ class Expectation:
 
 
 @dataclass(frozen=True)
-class StatRow:
+class StatRow(Plain):
     """Summary statistics of one gate block of one tensor (``bias`` is b_ih + b_hh)."""
 
     prefix: str
@@ -835,23 +728,14 @@ class StatRow:
     min: float | None
     max: float | None
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "prefix": self.prefix,
-            "layer": self.layer,
-            "direction": self.direction,
-            "tensor": self.tensor,
-            "gate": self.gate,
-            "mean": self.mean,
-            "std": self.std,
-            "min": self.min,
-            "max": self.max,
-        }
-
 
 @dataclass(frozen=True)
-class LoadReport:
+class LoadReport(Plain):
     """Everything ``rnnscope load`` shows, as plain values."""
+
+    internal = ("expectation", "verify")  # with --expect and --run: added below, shaped for scripts
+    omitted_when_none = ("stats",)  # with --stats
+    renamed = (("tensor_count", "tensors"),)
 
     file: str
     format: str  # zip, torchscript, legacy or safetensors
@@ -876,27 +760,17 @@ class LoadReport:
         return all(checks)
 
     def to_dict(self) -> dict[str, Any]:
-        document: dict[str, Any] = {
-            "file": self.file,
-            "format": self.format,
-            "format_name": self.format_name,
-            "tensors": self.tensor_count,
-            "layers": [layer.to_dict() for layer in self.layers],
-            "problems": self.problems,
-            "notes": self.notes,
-        }
-        if self.expectation is not None:
+        document = super().to_dict()
+        if self.expectation is not None:  # --expect: its findings at the document's level
             document |= {
                 "expect": self.expectation.constructor,
                 "expect_module": self.expectation.module,
                 "expect_container": self.expectation.container,
                 "expect_prefix": self.expectation.prefix,
-                "mismatches": [row.to_dict() for row in self.expectation.mismatches],
+                "mismatches": plain(self.expectation.mismatches),
                 "pytorch_error": self.expectation.pytorch_error,
             }
-        if self.stats is not None:
-            document["stats"] = [row.to_dict() for row in self.stats]
-        if self.verify is not None:
+        if self.verify is not None:  # --run: each layer's verify document, with its prefix
             document["verify"] = [{"prefix": prefix} | report.to_dict() for prefix, report in self.verify]
         return document | {"ok": self.ok}
 
@@ -907,7 +781,7 @@ MOSTLY = 0.5
 
 
 @dataclass(frozen=True)
-class UnitActivity:
+class UnitActivity(Plain):
     """One unit of one sigmoid gate: the fraction of (step, sequence) pairs with the gate below
     --low (``left``) and above --high (``right``). ``path``: the module's path in a model, else None."""
 
@@ -919,14 +793,13 @@ class UnitActivity:
     left: float
     right: float
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 @dataclass(frozen=True)
-class GateSaturation:
+class GateSaturation(Plain):
     """One gate of one layer and direction: how many units are mostly right-saturated, mostly
     left-saturated (more than MOSTLY of their pairs), and in between."""
+
+    computed = ("between",)
 
     path: str | None
     layer: int
@@ -940,9 +813,6 @@ class GateSaturation:
     @property
     def between(self) -> int:
         return self.units - self.mostly_right - self.mostly_left
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self) | {"between": self.between}
 
 
 def gate_saturation(kind: str, units: list[UnitActivity]) -> list[GateSaturation]:
@@ -977,8 +847,10 @@ def gates_with_units(kind: str, units: list[UnitActivity]) -> list[tuple[GateSat
 
 
 @dataclass(frozen=True)
-class ModuleActivity:
+class ModuleActivity(Plain):
     """``model --activity``: one recurrent module's units over every call the forward made."""
+
+    internal = ("units",)  # the model's activity lists every module's units together
 
     path: str
     kind: str
@@ -989,32 +861,29 @@ class ModuleActivity:
     def gate_units(self) -> list[tuple[GateSaturation, list[UnitActivity]]]:
         return gates_with_units(self.kind, self.units)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "kind": self.kind, "calls": self.calls, "pairs": self.pairs}
-
 
 @dataclass(frozen=True)
-class ModelActivity:
+class ModelActivity(Plain):
     """``model --activity``: every LSTM and GRU module's gate saturation, unit by unit."""
+
+    computed = ("gates", "units")
 
     low: float
     high: float
     modules: list[ModuleActivity]
     mostly: float = MOSTLY
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "low": self.low,
-            "high": self.high,
-            "mostly": self.mostly,
-            "modules": [module.to_dict() for module in self.modules],
-            "gates": [gate.to_dict() for module in self.modules for gate, _ in module.gate_units()],
-            "units": [unit.to_dict() for module in self.modules for unit in module.units],
-        }
+    @property
+    def gates(self) -> list[GateSaturation]:
+        return [gate for module in self.modules for gate, _ in module.gate_units()]
+
+    @property
+    def units(self) -> list[UnitActivity]:
+        return [unit for module in self.modules for unit in module.units]
 
 
 @dataclass(frozen=True)
-class ActivityReport(LayerRun):
+class ActivityReport(LayerRun, Plain):
     """What ``rnnscope activity`` counted: every unit of every sigmoid gate, layer and direction.
 
     ``steps`` and ``batch`` are the input's L and N (a cell: 1 step); ``pairs`` the (step,
@@ -1022,6 +891,9 @@ class ActivityReport(LayerRun):
     ``source`` is the --from layer (file, format, container, prefix), ``input`` the
     --input-data file (file, format, shape, dtype); None where they were not given.
     """
+
+    computed = ("gates",)
+    renamed = (("source", "from"),)
 
     compute: str  # where and in what dtype the gates were recomputed, e.g. "float64 on cpu"
     low: float
@@ -1043,20 +915,84 @@ class ActivityReport(LayerRun):
     def gate_units(self) -> list[tuple[GateSaturation, list[UnitActivity]]]:
         return gates_with_units(self.kind, self.units)
 
+
+# The memory horizon counts the steps back from T over which the norm stays at or above this
+# fraction of its value at t = T.
+HORIZON_FRACTION = 1e-3
+
+
+@dataclass(frozen=True)
+class GradientRow(Plain):
+    """One layer's gradient norms over t, and the horizon they give.
+
+    ``norms[t]`` is None where the gradient was not finite (it overflowed in a narrow dtype).
+    ``forget_bias`` is what was added to the LSTM forget gate, None for RNN and GRU.
+    """
+
+    computed = ("horizon", "reaches_start", "zeros")
+
+    kind: str
+    module: str
+    config: dict[str, Any]
+    forget_bias: float | None
+    norms: list[float | None]
+
+    @property
+    def horizon(self) -> int:
+        return horizon(self.norms)
+
+    @property
+    def reaches_start(self) -> bool:
+        """True when the norm stays above the threshold all the way back to t = 0."""
+        return self.horizon == len(self.norms) - 1
+
+    @property
+    def zeros(self) -> int:
+        """Steps whose gradient is exactly zero: it underflowed in the run's dtype."""
+        return sum(1 for value in self.norms if value == 0.0)
+
+    @property
+    def label(self) -> str:
+        return row_label(self.kind, self.forget_bias)
+
     def to_dict(self) -> dict[str, Any]:
-        return {
-            **self.run_dict(),
-            "compute": self.compute,
-            "low": self.low,
-            "high": self.high,
-            "mostly": self.mostly,
-            "steps": self.steps,
-            "batch": self.batch,
-            "pairs": self.pairs,
-            "forget_bias": self.forget_bias,
-            "from": self.source,
-            "input": self.input,
-            "gates": [gate.to_dict() for gate in self.gates],
-            "units": [unit.to_dict() for unit in self.units],
-            "notes": self.notes,
-        }
+        # Each norm with its step, so that a script need not count.
+        norms = [{"t": t, "grad_norm": value} for t, value in enumerate(self.norms)]
+        return super().to_dict() | {"norms": norms}
+
+
+@dataclass(frozen=True)
+class GradientsReport(Plain):
+    """What ``rnnscope gradients`` measured: one row per kind (and per LSTM forget bias)."""
+
+    steps: int
+    batch: int  # N, 1 for --unbatched: the norm is the root mean square over these sequences
+    device: str
+    dtype: str
+    seed: int
+    smallest_positive: float  # the dtype's smallest positive (subnormal) number
+    target: str
+    rows: list[GradientRow]
+    notes: list[str] = field(default_factory=list)
+    horizon_fraction: float = HORIZON_FRACTION
+
+
+def row_label(kind: str, forget_bias: float | None) -> str:
+    """``rnn``, or ``lstm fb=3`` for an LSTM row with its forget bias."""
+    return kind if forget_bias is None else f"{kind} fb={forget_bias:g}"
+
+
+def horizon(norms: Sequence[float | None]) -> int:
+    """How many steps back from T = len(norms) − 1 the norm stays at or above
+    ``HORIZON_FRACTION`` of its value at T: the largest k with norms[t] ≥ fraction · norms[T]
+    for every t in T − k … T. 0 when the norm at T is zero or not finite."""
+    last = norms[-1]
+    if last is None or last == 0.0:
+        return 0
+    threshold = HORIZON_FRACTION * last
+    steps_back = 0
+    for value in reversed(norms[:-1]):
+        if value is None or value < threshold:
+            break
+        steps_back += 1
+    return steps_back

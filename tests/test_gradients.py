@@ -14,18 +14,11 @@ from hypothesis import strategies as st
 
 from rnnscope.execution.build import build_module, make_inputs
 from rnnscope.execution.runtime import torch
-from rnnscope.gradients import (
-    HORIZON_FRACTION,
-    GradientRow,
-    GradientsReport,
-    add_forget_bias,
-    gradients,
-    horizon,
-    target_description,
-)
+from rnnscope.gradients import add_forget_bias, gradients, target_description
 from rnnscope.layer.spec import Kind, LayerSpec
 from rnnscope.layer.validation import make_spec
 from rnnscope.render import gradients_view
+from rnnscope.report import HORIZON_FRACTION, GradientRow, GradientsReport, horizon
 from tests.helpers import GOLDEN, Golden, rendered, run_cli, run_json
 
 CPU = torch.device("cpu")

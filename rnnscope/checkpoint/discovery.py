@@ -20,6 +20,7 @@ from rnnscope.checkpoint.dtypes import holds_numbers
 from rnnscope.layer.gates import GATES
 from rnnscope.layer.shapes import expected_parameters, format_shape
 from rnnscope.layer.spec import Kind, LayerSpec, Shape
+from rnnscope.plain import Plain
 
 _NAME = re.compile(
     r"^(?P<role>weight_ih|weight_hh|bias_ih|bias_hh|weight_hr)(?:_l(?P<layer>\d+)(?P<reverse>_reverse)?)?$"
@@ -95,7 +96,7 @@ class FoundLayer:
 
 
 @dataclass(frozen=True)
-class Problem:
+class Problem(Plain):
     """Tensors with recurrent names that make no loadable layer: missing, misshaped or stray."""
 
     container: str
@@ -106,14 +107,6 @@ class Problem:
     @property
     def full_name(self) -> str:
         return full_name(self.container, self.prefix)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "container": self.container,
-            "prefix": self.prefix,
-            "message": self.message,
-            "keys": self.keys,
-        }
 
 
 def find_layers(container: str, tensors: dict[str, TensorInfo]) -> tuple[list[FoundLayer], list[Problem]]:

@@ -25,6 +25,7 @@ from rnnscope.checkpoint.reader import FORMATS, read_saved
 from rnnscope.errors import BadInput
 from rnnscope.layer.shapes import format_shape
 from rnnscope.layer.spec import DTYPES
+from rnnscope.plain import Plain
 
 if TYPE_CHECKING:
     import torch
@@ -36,7 +37,7 @@ _FLAG = "--input-data"
 
 
 @dataclass(frozen=True)
-class InputData:
+class InputData(Plain):
     """Where the input came from and what it held, as the file says."""
 
     file: str
@@ -47,9 +48,6 @@ class InputData:
     @property
     def format_name(self) -> str:
         return "numpy .npy" if self.format == "npy" else FORMATS[self.format]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"file": self.file, "format": self.format, "shape": list(self.shape), "dtype": self.dtype}
 
 
 def read_input_data(path: str | os.PathLike[str]) -> tuple[InputData, torch.Tensor]:

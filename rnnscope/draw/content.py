@@ -18,6 +18,7 @@ from rnnscope.layer.limits import check_torch_limits
 from rnnscope.layer.shapes import TensorFormula, expected_batch_sizes, expected_tensors, format_shape
 from rnnscope.layer.spec import Kind, LayerSpec, Shape, dropout_note
 from rnnscope.layer.states import StateSlot, state_slots
+from rnnscope.plain import Plain
 
 # Sequences longer than this are drawn as their first and last EDGE_STEPS steps with "…" between.
 MAX_FULL_STEPS = 6
@@ -29,19 +30,16 @@ FINAL_STATES = ("h_n", "c_n", "h_1", "c_1")  # h_1, c_1: what a cell returns
 
 
 @dataclass(frozen=True)
-class Cell:
+class Cell(Plain):
     """One box: the cell that runs step ``t`` of ``layer`` in ``direction``."""
 
     t: int
     layer: int
     direction: str
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"t": self.t, "layer": self.layer, "direction": self.direction}
-
 
 @dataclass(frozen=True)
-class Edge:
+class Edge(Plain):
     """One arrow and the tensor it carries.
 
     ``tensor`` is ``x_t`` (into layer 0 at step t), ``input`` (into layer k ≥ 1 at step t: the
@@ -70,23 +68,13 @@ class Edge:
     reason: str | None = None  # why the state is not in the output
     sequence_t: tuple[int, ...] | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        row: dict[str, Any] = {
-            "tensor": self.tensor,
-            "t": self.t,
-            "layer": self.layer,
-            "direction": self.direction,
-            "index": self.index,
-            "shape": list(self.shape),
-        }
-        if self.tensor in FINAL_STATES:
-            row["equals"] = self.equals
-            row["reason"] = self.reason
-            if self.sequence_equals is not None:
-                row["sequence_equals"] = list(self.sequence_equals)
-        if self.sequence_t is not None:
-            row["sequence_t"] = list(self.sequence_t)
-        return row
+    def left_out(self) -> set[str]:
+        """Where a state sits in the output is said on the final states' arrows only; per
+        sequence only with --lengths."""
+        per_sequence = {name for name in ("sequence_equals", "sequence_t") if getattr(self, name) is None}
+        if self.tensor not in FINAL_STATES:
+            return {"equals", "reason", "sequence_equals"} | per_sequence
+        return per_sequence
 
     @property
     def per_sequence(self) -> bool:
@@ -96,10 +84,12 @@ class Edge:
 
 
 @dataclass(frozen=True)
-class SequenceEnd:
+class SequenceEnd(Plain):
     """With --lengths: sequence ``sequence`` ends at step ``length - 1``, where the forward
     direction's h_n for it is taken and where the reverse direction starts for it, from its row
     of h_0 (the reverse direction's h_n is at step 0)."""
+
+    computed = ("t",)
 
     sequence: int
     length: int
@@ -109,12 +99,9 @@ class SequenceEnd:
     def t(self) -> int:
         return self.length - 1
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"sequence": self.sequence, "length": self.length, "t": self.t, "shown": self.shown}
-
 
 @dataclass(frozen=True)
-class Drawing:
+class Drawing(Plain):
     """Everything the picture shows, as plain values: the ``draw`` JSON document."""
 
     kind: str
@@ -135,28 +122,6 @@ class Drawing:
     sequence_ends: list[SequenceEnd] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)  # the pictures written (--svg, --png)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "cell": self.cell,
-            "module": self.module,
-            "config": self.config,
-            "cell_name": self.cell_name,
-            "cell_detail": self.cell_detail,
-            "seq_len": self.seq_len,
-            "steps_shown": self.steps_shown,
-            "num_layers": self.num_layers,
-            "directions": self.directions,
-            "input_label": self.input_label,
-            "output_label": self.output_label,
-            "x_t_source": self.x_t_source,
-            "cells": [cell.to_dict() for cell in self.cells],
-            "edges": [edge.to_dict() for edge in self.edges],
-            "sequence_ends": [end.to_dict() for end in self.sequence_ends],
-            "notes": self.notes,
-            "files": self.files,
-        }
 
 
 def steps_to_show(seq_len: int, lengths: tuple[int, ...] | None = None) -> list[int]:

@@ -6,10 +6,11 @@ from dataclasses import dataclass, replace
 
 from rnnscope.layer.gates import gate_count
 from rnnscope.layer.spec import DTYPE_BYTES, Kind, LayerSpec
+from rnnscope.plain import Plain
 
 
 @dataclass(frozen=True)
-class LayerParameters:
+class LayerParameters(Plain):
     """The parameters of one layer and direction, with the closed formula that counts them."""
 
     layer: int
@@ -17,15 +18,6 @@ class LayerParameters:
     formula: str  # G × (H_cell·(in + H_out) + 2·H_cell) [+ H_out·H_cell]
     worked: str  # the same with this spec's numbers filled in
     count: int
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "layer": self.layer,
-            "direction": self.direction,
-            "formula": self.formula,
-            "worked": self.worked,
-            "count": self.count,
-        }
 
 
 def layer_parameters(spec: LayerSpec) -> list[LayerParameters]:
@@ -115,12 +107,14 @@ ELEMENTWISE_PER_UNIT = {"rnn": 2, "lstm": 13, "gru": 11}
 
 
 @dataclass(frozen=True)
-class LayerCost:
+class LayerCost(Plain):
     """The work of one layer and direction over the whole input.
 
     ``rows`` is how many (time step, batch element) pairs the layer computes: L·N, or
     sum(lengths) for a packed batch (every layer sees only the real steps), or N for a cell.
     """
+
+    computed = ("macs", "flops")
 
     layer: int
     direction: str
@@ -138,20 +132,6 @@ class LayerCost:
     @property
     def flops(self) -> int:
         return 2 * self.macs + self.elementwise + self.bias_adds
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "layer": self.layer,
-            "direction": self.direction,
-            "rows": self.rows,
-            "input_macs": self.input_macs,
-            "recurrent_macs": self.recurrent_macs,
-            "projection_macs": self.projection_macs,
-            "macs": self.macs,
-            "elementwise": self.elementwise,
-            "bias_adds": self.bias_adds,
-            "flops": self.flops,
-        }
 
 
 def _rows(spec: LayerSpec) -> int:
@@ -212,8 +192,11 @@ def largest_matmul(spec: LayerSpec) -> tuple[int, int, int]:
 
 
 @dataclass(frozen=True)
-class Cost:
+class Cost(Plain):
     """What one forward pass costs, in operations and bytes, from the closed forms."""
+
+    computed = ("macs", "flops", "elementwise", "bias_adds", "activation_bytes_is", "padding_waste")
+    omitted_when_none = ("padded_macs", "padding_waste")  # both only with --lengths
 
     dtype: str
     layers: list[LayerCost]
@@ -247,25 +230,10 @@ class Cost:
             return None
         return 1 - self.macs / self.padded_macs
 
-    def to_dict(self) -> dict[str, object]:
-        document: dict[str, object] = {
-            "dtype": self.dtype,
-            "macs": self.macs,
-            "flops": self.flops,
-            "elementwise": self.elementwise,
-            "bias_adds": self.bias_adds,
-            "param_bytes": self.param_bytes,
-            "input_bytes": self.input_bytes,
-            "output_bytes": self.output_bytes,
-            "state_bytes": self.state_bytes,
-            "activation_bytes": self.activation_bytes,
-            "activation_bytes_is": "an estimate of what a training step keeps for backward",
-            "layers": [row.to_dict() for row in self.layers],
-        }
-        if self.padded_macs is not None:
-            document["padded_macs"] = self.padded_macs
-            document["padding_waste"] = self.padding_waste
-        return document
+    @property
+    def activation_bytes_is(self) -> str:
+        """What ``activation_bytes`` is, said in the JSON beside it."""
+        return "an estimate of what a training step keeps for backward"
 
 
 def _batch(spec: LayerSpec) -> int:

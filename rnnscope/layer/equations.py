@@ -9,11 +9,11 @@ No torch here.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from rnnscope.layer.gates import GATES, gate_blocks
 from rnnscope.layer.shapes import expected_parameters, format_shape
 from rnnscope.layer.spec import Kind, LayerSpec, Shape
+from rnnscope.plain import Plain
 
 # Each gate's nonlinearity, in PyTorch's equations.
 _ACTIVATION = {"i": "σ", "f": "σ", "g": "tanh", "o": "σ", "r": "σ", "z": "σ", "n": "tanh"}
@@ -22,28 +22,25 @@ C_PREV = "c_{t−1}"
 
 
 @dataclass(frozen=True)
-class Term:
+class Term(Plain):
     """One term of an equation and its shapes: ``W_ii·x_t`` and ``(20, 10)·(10,) → (20,)``."""
 
     term: str
     shapes: str
 
-    def to_dict(self) -> dict[str, str]:
-        return {"term": self.term, "shapes": self.shapes}
-
 
 @dataclass(frozen=True)
-class Equation:
+class Equation(Plain):
     equation: str
     terms: list[Term]
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"equation": self.equation, "terms": [term.to_dict() for term in self.terms]}
-
 
 @dataclass(frozen=True)
-class GateRow:
+class GateRow(Plain):
     """Rows ``start:stop`` of ``parameter`` are the matrix ``symbol`` of one gate."""
+
+    computed = ("rows",)
+    internal = ("start", "stop")  # as "rows"
 
     parameter: str
     symbol: str
@@ -53,15 +50,9 @@ class GateRow:
     stop: int
     shape: Shape
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "parameter": self.parameter,
-            "symbol": self.symbol,
-            "gate": self.gate,
-            "meaning": self.meaning,
-            "rows": [self.start, self.stop],
-            "shape": list(self.shape),
-        }
+    @property
+    def rows(self) -> tuple[int, int]:
+        return self.start, self.stop
 
 
 def _vector(size: int) -> str:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rnnscope.plain import Plain
+
 # (symbol, meaning) per gate, in PyTorch's row order.
 GATES: dict[str, tuple[tuple[str, str], ...]] = {
     "rnn": (("h", "hidden"),),
@@ -21,8 +23,11 @@ PROJECTION = ("r", "projection")
 
 
 @dataclass(frozen=True)
-class GateBlock:
+class GateBlock(Plain):
     """Rows ``start:stop`` of a parameter belong to one gate; ``symbol`` names the matrix."""
+
+    computed = ("rows",)
+    internal = ("start", "stop")  # as "rows"
 
     gate: str
     meaning: str
@@ -30,13 +35,9 @@ class GateBlock:
     start: int
     stop: int
 
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "gate": self.gate,
-            "meaning": self.meaning,
-            "symbol": self.symbol,
-            "rows": [self.start, self.stop],
-        }
+    @property
+    def rows(self) -> tuple[int, int]:
+        return self.start, self.stop
 
 
 def gate_count(kind: str) -> int:

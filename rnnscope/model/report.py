@@ -10,13 +10,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rnnscope.layer.equations import GateRow
+from rnnscope.plain import Plain
 from rnnscope.report import Mismatch, ModelActivity, ParameterRow, StateRow, StatRow, TensorRow
 
 ShapeValue = Any  # list[int] | {"data": ..., "batch_sizes": ...} | [h, c] | None
 
 
 @dataclass(frozen=True)
-class Signature:
+class Signature(Plain):
     """Calls of one module with the same shapes in and out, and the tables of the first of them.
 
     ``tensors`` and ``states`` are inspect's rows for that first call (documented formula,
@@ -24,6 +25,8 @@ class Signature:
     of output equals each row of h_n); empty where the call's torch-level arguments are not
     known (a subclass whose own forward does not call torch's).
     """
+
+    computed = ("ok",)
 
     count: int
     input: ShapeValue
@@ -39,23 +42,12 @@ class Signature:
         shapes_ok = all(row.ok is not False for row in self.tensors)
         return shapes_ok and all(row.ok is not False for row in self.states)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "count": self.count,
-            "input": self.input,
-            "state_in": self.state_in,
-            "output": self.output,
-            "state_out": self.state_out,
-            "ok": self.ok,
-            "tensors": [row.to_dict() for row in self.tensors],
-            "states": [row.to_dict() for row in self.states],
-            "state_notes": self.state_notes,
-        }
-
 
 @dataclass(frozen=True)
-class CallsVerified:
+class CallsVerified(Plain):
     """The captured calls of one module recomputed with the reference equations (float64)."""
+
+    computed = ("ok",)
 
     calls_checked: int
     calls_unchecked: int  # past the cap: counted, their tensors not kept
@@ -71,22 +63,13 @@ class CallsVerified:
             return None
         return not self.failed_calls
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "calls_checked": self.calls_checked,
-            "calls_unchecked": self.calls_unchecked,
-            "max_abs_error": self.max_abs_error,
-            "max_rel_error": self.max_rel_error,
-            "tolerance": self.tolerance,
-            "failed_calls": self.failed_calls,
-            "reason": self.reason,
-            "ok": self.ok,
-        }
-
 
 @dataclass(frozen=True)
-class RecurrentModule:
+class RecurrentModule(Plain):
     """One recurrent module of the model, as the model's forward called it."""
+
+    computed = ("ok",)
+    renamed = (("class_name", "class"),)
 
     path: str
     class_name: str  # qualified, so that a subclass shows
@@ -110,30 +93,9 @@ class RecurrentModule:
         verified = self.verify is None or self.verify.ok is not False
         return not self.problems and verified and all(signature.ok for signature in self.signatures)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "path": self.path,
-            "aliases": self.aliases,
-            "class": self.class_name,
-            "kind": self.kind,
-            "cell": self.cell,
-            "config": self.config,
-            "constructor": self.constructor,
-            "total_params": self.total_params,
-            "calls": self.calls,
-            "macs": self.macs,
-            "ok": self.ok,
-            "problems": self.problems,
-            "own_forward": self.own_forward,
-            "signatures": [signature.to_dict() for signature in self.signatures],
-            "verify": None if self.verify is None else self.verify.to_dict(),
-            "parameters": [row.to_dict() for row in self.parameters],
-            "gates": None if self.gates is None else [row.to_dict() for row in self.gates],
-        }
-
 
 @dataclass(frozen=True)
-class CallFailure:
+class CallFailure(Plain):
     """A recurrent call whose input or state did not fit its documented shape."""
 
     path: str
@@ -145,21 +107,9 @@ class CallFailure:
     explanation: str
     pytorch_error: str | None
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "path": self.path,
-            "constructor": self.constructor,
-            "input": self.input,
-            "state_in": self.state_in,
-            "axis": self.axis,
-            "expected": self.expected,
-            "explanation": self.explanation,
-            "pytorch_error": self.pytorch_error,
-        }
-
 
 @dataclass(frozen=True)
-class WeightsLoaded:
+class WeightsLoaded(Plain):
     """``--weights``: what was loaded into the model, and what did not fit."""
 
     file: str
@@ -175,22 +125,12 @@ class WeightsLoaded:
     def ok(self) -> bool:
         return self.pytorch_error is None
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "file": self.file,
-            "container": self.container,
-            "prefix": self.prefix,
-            "loaded": self.loaded,
-            "missing": self.missing,
-            "unexpected": self.unexpected,
-            "pytorch_error": self.pytorch_error,
-            "mismatches": [row.to_dict() for row in self.mismatches],
-        }
-
 
 @dataclass(frozen=True)
-class TreeRow:
+class TreeRow(Plain):
     """One line of the module tree: a module on the way to a recurrent one, or a fold."""
+
+    renamed = (("class_name", "class"),)
 
     path: str
     class_name: str
@@ -199,19 +139,10 @@ class TreeRow:
     folded: int = 0  # for a fold: how many modules it stands for
     folded_classes: list[str] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "path": self.path,
-            "class": self.class_name,
-            "depth": self.depth,
-            "recurrent": self.recurrent,
-            "folded": self.folded,
-            "folded_classes": self.folded_classes,
-        }
-
 
 @dataclass(frozen=True)
-class ModelReport:
+class ModelReport(Plain):
+    computed = ("ok",)
     target: str
     model_class: str
     device: str
@@ -238,27 +169,3 @@ class ModelReport:
         return (
             self.error is None and not self.failures and weights_ok and all(layer.ok for layer in self.layers)
         )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "target": self.target,
-            "model_class": self.model_class,
-            "device": self.device,
-            "dtype": self.dtype,
-            "seed": self.seed,
-            "total_params": self.total_params,
-            "recurrent_params": self.recurrent_params,
-            "recurrent_macs": self.recurrent_macs,
-            "model_flops": self.model_flops,
-            "ok": self.ok,
-            "error": self.error,
-            "traceback": self.traceback,
-            "shown_layer": self.shown_layer,
-            "notes": self.notes,
-            "layers": [layer.to_dict() for layer in self.layers],
-            "failures": [failure.to_dict() for failure in self.failures],
-            "weights": None if self.weights is None else self.weights.to_dict(),
-            "stats": None if self.stats is None else [row.to_dict() for row in self.stats],
-            "tree": [row.to_dict() for row in self.tree],
-            "activity": None if self.activity is None else self.activity.to_dict(),
-        }

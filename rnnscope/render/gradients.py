@@ -4,17 +4,13 @@ the norm at a few t with the memory horizon."""
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
 from rnnscope.render.common import new_table, note_lines, spaced
-
-if TYPE_CHECKING:
-    # gradients.py imports torch; importing the views must not pay for it.
-    from rnnscope.gradients import GradientRow, GradientsReport
+from rnnscope.report import GradientRow, GradientsReport
 
 LEVELS = "▁▂▃▄▅▆▇█"  # low to high on a log scale shared by every row
 ZERO = "·"  # exactly zero: the gradient underflowed in the run's dtype

@@ -54,7 +54,7 @@ def _framework(layout: FrameworkLayout) -> RenderableType:
             tensor.leaf,
             format_shape(tensor.shape),
             tensor.gate_order,
-            Text(tensor.source(gates_only=True)),
+            Text(tensor.source_gates),
         )
     lines: list[RenderableType] = [title, Text(f"names: {layout.naming}", style="dim"), table]
     lines += [Text(f"  {note}") for note in layout.notes]
