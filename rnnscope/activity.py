@@ -14,7 +14,7 @@ that the same object serves one synthetic run here and every call a model makes.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -244,6 +244,7 @@ def activity(
     prefix: str | None = None,
     data: tuple[InputData, Tensor] | None = None,
     forget_bias: float | None = None,
+    given: Collection[str] = (),
 ) -> ActivityReport:
     """Count each unit's gate saturation on one run of the layer.
 
@@ -256,6 +257,8 @@ def activity(
         spec: validated; with ``data``, its L and N already fit it (see ``sizes_from_data``).
         low, high: the saturation thresholds, 0 < low < high < 1.
         checkpoint, prefix: ``--from FILE`` and ``--prefix``, read as ``rnnscope load`` reads it.
+        given: the settings of ``spec`` set on purpose (the flags typed): with ``checkpoint``, one
+            the file contradicts is refused.
         data: ``--input-data``, as ``read_input_data`` returns it.
 
     Raises:
@@ -274,7 +277,7 @@ def activity(
         from rnnscope.checkpoint.loading import find_layer
 
         chosen = find_layer(checkpoint, prefix, spec)
-        spec = chosen.spec_with(spec)
+        spec = chosen.spec_with(spec, given)
         notes.append(chosen.note(spec, "--batch-first and the input"))
     if forget_bias is not None:
         if spec.kind is not Kind.lstm:

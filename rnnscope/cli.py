@@ -14,7 +14,7 @@ import json
 import os
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
@@ -77,6 +77,7 @@ class LayerFlags:
     dtype: str
     seed: int
     computes: bool = False  # the command needs values: --device meta is not one of its devices
+    given: frozenset[str] = frozenset()  # the settings typed on the command line (make_spec's names)
 
     def settings(self) -> dict[str, Any]:
         """The flags as ``make_spec``'s keywords."""
@@ -355,6 +356,21 @@ def _parameters(spec: dict[str, tuple[Any, Any]]) -> list[inspect.Parameter]:
     ]
 
 
+# The layer flags whose parameter is named otherwise in make_spec.
+_SETTING_NAMES = {"layers": "num_layers", "no_initial_state": "initial_state"}
+
+
+def _typed_settings(context: typer.Context | None, names: Iterable[str]) -> frozenset[str]:
+    """The layer settings typed on the command line (make_spec's names), not left at a default:
+    ``--from`` refuses those the file contradicts and leaves the others to the file. (Typer's
+    ParameterSource lives in its vendored click: compared by name.)"""
+    if context is None:  # called without Typer's context: nothing is known to be typed
+        return frozenset()
+    sources = {name: context.get_parameter_source(name) for name in names}
+    typed = [name for name, source in sources.items() if source is not None and source.name == "COMMANDLINE"]
+    return frozenset(_SETTING_NAMES.get(name, name) for name in typed)
+
+
 def command(
     devices: str = SHAPES_DEVICES, computes: bool = False, sweeps: bool = False
 ) -> Callable[[Callable[..., int]], Callable[..., None]]:
@@ -378,12 +394,15 @@ def command(
         wants_layer = "layer" in signature.parameters
         own = [p for name, p in signature.parameters.items() if name not in ("layer", "output")]
         added = (_parameters(layer_parameters) if wants_layer else []) + _parameters(_OUTPUT_PARAMETERS)
+        if wants_layer:  # Typer passes the context, which knows which flags were typed
+            added += [inspect.Parameter("context", inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context)]
         command_name = func.__name__.removesuffix("_command")
 
         @functools.wraps(func)
         def wrapper(**kwargs: Any) -> None:
             output = Output(json=kwargs.pop("json_output"), debug=kwargs.pop("debug"))
             typed = {name: kwargs.pop(name) for name in layer_parameters} if wants_layer else {}
+            context: typer.Context | None = kwargs.pop("context", None)
             try:
                 if wants_layer:
                     valued = {name: typed.pop(name) for name in FLAGS_BY_NAME if name in typed}
@@ -392,7 +411,8 @@ def command(
                         kwargs["layer"] = LayerSweep(typed | {"computes": computes}, axes)
                     else:
                         values = _NOT_GIVEN | single_values(axes, command_name)
-                        kwargs["layer"] = LayerFlags(**typed, **values, computes=computes)
+                        given = _typed_settings(context, layer_parameters)
+                        kwargs["layer"] = LayerFlags(**typed, **values, computes=computes, given=given)
                 code = func(output=output, **kwargs)
             except RnnscopeError as error:
                 if output.debug:  # the traceback, and still the contract's exit code
@@ -717,6 +737,7 @@ def layout_command(
         seed=layer.seed,
         checkpoint=from_file,
         prefix=prefix,
+        given=layer.given,
     )
     output.show(report, "layout_view", device=layer.device if export or write else None)
     return 0 if report.ok else 1
@@ -818,6 +839,7 @@ def activity_command(
         prefix=prefix,
         data=data,
         forget_bias=forget_bias,
+        given=layer.given,
     )
     if png is not None:
         write_activity_png(report, png)

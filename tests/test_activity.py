@@ -258,7 +258,7 @@ def test_from_and_input_data_together(tmp_path: Path) -> None:
     assert (document["pairs"], document["module"]) == (12, "LSTM(10, 20)")
     assert {row["gate"]: row["mostly_left"] for row in document["gates"]} == {"i": 0, "f": 10, "o": 20}
     wide = save(tmp_path / "wide.pt", torch.randn(6, 2, 12))
-    result = run_cli("activity", "lstm", "--from", str(file), "--input-data", str(wide), "--input-size", "12")
+    result = run_cli("activity", "lstm", "--from", str(file), "--input-data", str(wide))
     assert result.stderr == (
         f"error: --input-data {wide}: axis 2 (H_in) is 12, but the --from layer's input size gives 10: "
         "the input (L, N, H_in) is (6, 2, 10)\n"

@@ -7,6 +7,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+import pytest
 import torch
 from torch import nn
 
@@ -189,3 +190,62 @@ def test_no_check_mark_without_a_check_of_the_run(tmp_path: Path) -> None:
     verified = verify(spec)
     checked = sum(row.ok for row in verified.checks) + sum(row.ok is True for row in verified.states)
     assert _marks(rendered(verify_view(verified))) == checked + 1
+
+
+# --- --from: the file gives the layer; a flag it contradicts is refused --------------------------
+
+
+def _checkpoint(tmp_path: Path) -> Path:
+    model = nn.Module()
+    model.rnn = nn.LSTM(6, 8, num_layers=2, bidirectional=True)
+    path = tmp_path / "model.pt"
+    torch.save(model.state_dict(), path)
+    return path
+
+
+@pytest.mark.parametrize("command", ["layout", "activity"])
+def test_from_refuses_flags_its_file_contradicts_and_uses_the_others(tmp_path: Path, command: str) -> None:
+    path = _checkpoint(tmp_path)
+    layer = (command, "lstm", "--from", str(path))
+    contradicted = run_cli(*layer, "--hidden-size", "99", "--layers", "3")
+    assert contradicted.exit_code == 2 and contradicted.stdout == ""
+    assert contradicted.stderr == (
+        f"error: --hidden-size 99 and --layers 3: {path}'s layer 'rnn' has --hidden-size 8 and --layers 2; "
+        "leave them out, the file gives them\n"
+    )
+    switches = run_cli(*layer, "--unidirectional", "--no-bias", "--proj-size", "2")
+    assert switches.stderr == (
+        f"error: --no-bias, --unidirectional and --proj-size 2: {path}'s layer 'rnn' has --bias, "
+        "--bidirectional and --proj-size 0; leave them out, the file gives them\n"
+    )
+    # Typed but the file's own values: they agree. Flags the file says nothing about: used.
+    agreed = run_json(*layer, "-i", "6", "-H", "8", "--layers", "2", "--bidirectional", "--batch-first")
+    assert agreed["module"] == "LSTM(6, 8, num_layers=2, batch_first=True, bidirectional=True)"
+    assert agreed["config"]["batch_first"] is True
+    # Left out: the file's.
+    assert run_json(*layer)["config"]["hidden_size"] == 8
+
+
+def test_from_contradicted_in_a_real_process(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = _checkpoint(tmp_path)
+    args = ("layout", "lstm", "--from", str(path), "--hidden-size", "99", "--json")
+    result = subprocess.run(
+        [sys.executable, "-m", "rnnscope", *args], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert (result.returncode, result.stdout) == (2, "")
+    said = f"{path}'s layer 'rnn' has --hidden-size 8; leave it out, the file gives it"
+    assert result.stderr == f"error: --hidden-size 99: {said}\n"
+
+
+def test_from_in_python_names_the_parameters(tmp_path: Path) -> None:
+    from rnnscope.errors import BadInput
+    from rnnscope.frameworks.layout import layout
+
+    path = _checkpoint(tmp_path)
+    spec = make_spec(Kind.lstm, hidden_size=99)
+    with pytest.raises(BadInput, match=r"^hidden_size=99: .* has hidden_size=8; leave it out"):
+        layout(spec, checkpoint=path, given={"hidden_size"})
+    assert layout(spec, checkpoint=path).module == "LSTM(6, 8, num_layers=2, bidirectional=True)"

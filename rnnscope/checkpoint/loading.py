@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +18,7 @@ from rnnscope.checkpoint.discovery import FoundLayer, Problem, full_name, weight
 from rnnscope.checkpoint.reader import FORMATS, Checkpoint, read_checkpoint
 from rnnscope.errors import BadInput
 from rnnscope.layer import cost
+from rnnscope.layer.command_line import Naming, refused
 from rnnscope.layer.direction import direction
 from rnnscope.layer.gates import gate_blocks
 from rnnscope.layer.shapes import expected_parameters
@@ -156,10 +158,34 @@ class ChosenLayer:
     checkpoint: Checkpoint
     layer: FoundLayer
 
-    def spec_with(self, flags: LayerSpec) -> LayerSpec:
+    def spec_with(self, flags: LayerSpec, given: Collection[str] = ()) -> LayerSpec:
         """The file's layer with what its weights cannot tell (nonlinearity, batch_first, dropout,
-        and the input: seq_len, batch, unbatched, lengths, initial state) taken from ``flags``."""
-        return replace(flags, **weight_settings(self.layer.spec, self.layer.spec.cell))
+        and the input: seq_len, batch, unbatched, lengths, initial state) taken from ``flags``.
+
+        ``given``: the settings of ``flags`` the caller set on purpose (on the command line: the
+        flags typed). The file's weights give sizes, layers, directions, bias and projection; one
+        of those given with another value than the file's is refused, never silently replaced.
+
+        Raises:
+            BadInput: given settings that the file's layer contradicts, each with both values.
+        """
+        settings = weight_settings(self.layer.spec, self.layer.spec.cell)
+        contradicted = [name for name in settings if name in given and getattr(flags, name) != settings[name]]
+        if contradicted:
+            path, full = self.checkpoint.path, self.layer.full_name
+            layer = f"{path}'s layer {full!r}" if full else f"the layer of {path}"
+
+            def listed(words: list[str]) -> str:  # "a", "a and b", "a, b and c"
+                return " and ".join(filter(None, [", ".join(words[:-1]), words[-1]]))
+
+            def words(name: Naming) -> str:
+                typed = listed([name(setting, getattr(flags, setting)) for setting in contradicted])
+                found = listed([name(setting, settings[setting]) for setting in contradicted])
+                them = "them" if len(contradicted) > 1 else "it"
+                return f"{typed}: {layer} has {found}; leave {them} out, the file gives {them}"
+
+            raise refused(words)
+        return replace(flags, **settings)
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         """The layer's tensors, to load into a module of ``spec_with``.

@@ -6,6 +6,7 @@ build the layer (``carry``, imported when they are asked for).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,6 +33,7 @@ def layout(
     seed: int = 0,
     checkpoint: Path | None = None,
     prefix: str | None = None,
+    given: Collection[str] = (),
 ) -> LayoutReport:
     """The layer's tensors in each framework ``to`` names (``keras``, ``onnx`` or ``all``).
 
@@ -47,6 +49,8 @@ def layout(
             ``rnnscope load`` reads it; ``spec`` then gives only what weights cannot tell
             (nonlinearity, batch_first, dropout) and must be of the same kind.
         prefix: which of the file's layers, as its keys have it (needed when it holds several).
+        given: the settings of ``spec`` set on purpose (the flags typed): with ``checkpoint``, one
+            the file contradicts is refused.
 
     Raises:
         BadInput: a combination that cannot be done (named by its flag), before any work.
@@ -60,7 +64,7 @@ def layout(
         from rnnscope.checkpoint.loading import find_layer
 
         found = find_layer(checkpoint, prefix, spec)
-        spec = found.spec_with(spec)
+        spec = found.spec_with(spec, given)
         notes.append(found.note(spec, "--nonlinearity, --batch-first, --dropout"))
     layouts = framework_layouts(spec, to)
     target = _write_target(spec, layouts, to, reset_after) if write is not None else None
