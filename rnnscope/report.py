@@ -671,7 +671,8 @@ class LoadedLayer(Plain):
     """One recurrent layer found in a checkpoint, with the inspect tables of its parameters.
 
     ``config`` holds what the weights tell; ``batch_first``, ``dropout`` and (RNN)
-    ``nonlinearity`` are None: no tensor records them.
+    ``nonlinearity`` are None: no tensor records them — unless the file pickles the module itself,
+    whose attributes give them (named in ``from_module``).
     """
 
     container: str  # where its state_dict sits in the file; "" for the file itself
@@ -681,6 +682,7 @@ class LoadedLayer(Plain):
     config: dict[str, Any]
     dtype: str
     constructor: str
+    from_module: list[str]  # config keys read from the pickled module's own attributes
     parameters: list[ParameterRow]  # the file's shapes beside the formulas', named without the prefix
     layers: list[LayerParameters]
     total_params: int

@@ -222,6 +222,61 @@ def test_whole_pickled_module_and_torchscript(tmp_path: Path) -> None:
     ]
 
 
+def test_a_pickled_module_gives_what_its_weights_cannot(tmp_path: Path) -> None:
+    """torch.save(model) pickles each module's attributes: batch_first, dropout and an RNN's
+    nonlinearity are read from there (statically), where that module's sizes agree with its
+    weights; a bare state_dict of the same model cannot tell them."""
+    path = save(tmp_path / "lstm.pt", nn.LSTM(3, 4, batch_first=True))
+    document = assert_loads_strictly(path)
+    (layer,) = document["layers"]
+    assert layer["constructor"] == "nn.LSTM(3, 4, batch_first=True)"
+    assert (layer["config"]["batch_first"], layer["config"]["dropout"]) == (True, 0.0)
+    assert layer["from_module"] == ["batch_first", "dropout"]
+    assert (
+        "the layer (no prefix): batch_first=True, dropout=0.0 from the pickled module's own attributes, "
+        "read without running anything (the weights do not record them)"
+    ) in document["notes"]
+    assert not any("not in the weights" in note for note in document["notes"])
+    shown = run_cli("load", str(path))
+    assert "from the pickled module's attributes: batch_first=True, dropout=0.0" in shown.stdout
+    assert "not in the weights" not in shown.stdout
+
+    network = TwoLayers()
+    network.rnn2.dropout = 0.25
+    document = assert_loads_strictly(save(tmp_path / "two.pt", network))
+    found = {layer["prefix"]: layer for layer in document["layers"]}
+    assert {prefix: layer["constructor"] for prefix, layer in found.items()} == {
+        "rnn1": "nn.LSTM(32, 16, bidirectional=True)",
+        "rnn2": "nn.GRU(8, 4, num_layers=2, batch_first=True, dropout=0.25)",
+        "cell": "nn.RNNCell(4, 3, nonlinearity='relu')",
+    }
+    assert found["cell"]["config"]["nonlinearity"] == "relu" and found["cell"]["from_module"] == [
+        "nonlinearity"
+    ]
+    verified = run_json("load", str(tmp_path / "two.pt"), "--prefix", "rnn2", "--run")["verify"][0]
+    assert (verified["config"]["batch_first"], verified["ok"]) == (True, True)
+
+    bare = run_json("load", str(save(tmp_path / "state.pt", network.state_dict())))
+    assert [(layer["from_module"], layer["config"]["batch_first"]) for layer in bare["layers"][:2]] == [
+        ([], None),
+        ([], None),
+    ]
+    assert (
+        "nn.GRU: batch_first and dropout are not in the weights; set as the code that saved it did"
+        in (bare["notes"])
+    )
+
+    # A module whose attributes no longer describe its weights is not believed.
+    altered = nn.GRU(3, 4, batch_first=True)
+    altered.input_size = 5
+    (layer,) = run_json("load", str(save(tmp_path / "altered.pt", altered)))["layers"]
+    assert (layer["constructor"], layer["from_module"], layer["config"]["batch_first"]) == (
+        "nn.GRU(3, 4)",
+        [],
+        None,
+    )
+
+
 def test_shared_and_strided_storage(tmp_path: Path) -> None:
     """cuDNN flattens a layer's weights into one buffer: tensors at offsets of one storage."""
     reference = nn.LSTM(3, 4).state_dict()

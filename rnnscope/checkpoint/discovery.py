@@ -5,15 +5,16 @@ A layer is a group of keys ``<prefix>.<role>[_l<k>[_reverse]]`` with role ``weig
 from the shapes — ``weight_hh_l0`` is (G·H_cell, H_out), G = 1, 3, 4 for RNN, GRU, LSTM — and is
 then checked the other way round: every parameter the documented formulas (layer/shapes.py) give for
 that config must be in the file with that shape, and nothing else may carry a recurrent name.
-What the weights cannot tell (RNN tanh or relu, batch_first, dropout) is left out.
-No torch here.
+What the weights cannot tell (RNN tanh or relu, batch_first, dropout) is left out — unless the
+file pickles the module itself (``torch.save(model)``), whose own attributes record them: they are
+taken from there where that module's sizes agree with its weights. No torch here.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from rnnscope.checkpoint.dtypes import holds_numbers
@@ -32,6 +33,18 @@ _KIND_BY_GATES = {len(GATES[kind.value]): kind for kind in Kind}
 # and no projection, so only the first three.
 _WEIGHT_SETTINGS = ("input_size", "hidden_size", "bias")
 _LAYER_SETTINGS = ("num_layers", "bidirectional", "proj_size")
+
+
+# What no tensor records, per kind of module (kind, cell): the user must know it from the code,
+# or a pickled module's own attributes tell it.
+UNTOLD = {
+    (Kind.rnn, False): ("nonlinearity", "batch_first", "dropout"),
+    (Kind.rnn, True): ("nonlinearity",),
+    (Kind.lstm, False): ("batch_first", "dropout"),
+    (Kind.gru, False): ("batch_first", "dropout"),
+}
+# nn.RNNBase's ``mode`` attribute, per kind (cells have none).
+_MODES = {Kind.rnn: ("RNN_TANH", "RNN_RELU"), Kind.lstm: ("LSTM",), Kind.gru: ("GRU",)}
 
 
 def weight_settings(source: Any, cell: bool) -> dict[str, Any]:
@@ -64,6 +77,7 @@ class FoundLayer:
     prefix: str  # as the keys have it: "module.rnn1", "_orig_mod.rnn", "" for none
     spec: LayerSpec
     tensors: dict[str, TensorInfo]  # keyed without the prefix, in named_parameters() order
+    from_module: tuple[str, ...] = ()  # the UNTOLD settings in spec that the pickled module's state gave
 
     @property
     def kind(self) -> str:
@@ -91,7 +105,8 @@ class FoundLayer:
     def constructor(self) -> str:
         """The call that builds a module whose ``load_state_dict(strict=True)`` takes these tensors.
 
-        An RNN's nonlinearity cannot be read from its weights: the spec keeps PyTorch's default."""
+        What the weights cannot tell (an RNN's nonlinearity, batch_first, dropout) keeps PyTorch's
+        default, unless the pickled module's own state gave it (``from_module``)."""
         return self.spec.constructor
 
 
@@ -109,8 +124,13 @@ class Problem(Plain):
         return full_name(self.container, self.prefix)
 
 
-def find_layers(container: str, tensors: dict[str, TensorInfo]) -> tuple[list[FoundLayer], list[Problem]]:
-    """Every recurrent layer in one state_dict, and the problems of the groups that make none."""
+def find_layers(
+    container: str, tensors: dict[str, TensorInfo], modules: dict[str, dict[str, Any]] | None = None
+) -> tuple[list[FoundLayer], list[Problem]]:
+    """Every recurrent layer in one state_dict, and the problems of the groups that make none.
+
+    ``modules``: where the state_dict is a pickled module's, each submodule's plain attributes by
+    its prefix (``batch_first``, ``mode``, ``input_size``, ...), as the pickle holds them."""
     groups: dict[tuple[str, bool], dict[str, TensorInfo]] = {}
     for key, info in tensors.items():
         prefix, _, name = key.rpartition(".")
@@ -125,8 +145,35 @@ def find_layers(container: str, tensors: dict[str, TensorInfo]) -> tuple[list[Fo
         if isinstance(found, Problem):
             problems.append(found)
         else:
-            layers.append(found)
+            layers.append(_with_module_settings(found, (modules or {}).get(prefix)))
     return layers, problems
+
+
+def _with_module_settings(layer: FoundLayer, attributes: dict[str, Any] | None) -> FoundLayer:
+    """The layer with what its weights cannot tell taken from its pickled module's attributes,
+    where that module is the one the weights belong to: its mode (layers) and every setting the
+    weights tell agree with them."""
+    spec = layer.spec
+    if not attributes or weight_settings(spec, spec.cell) != {
+        name: attributes.get(name) for name in weight_settings(spec, spec.cell)
+    }:
+        return layer
+    if not spec.cell and attributes.get("mode") not in _MODES[spec.kind]:
+        return layer
+    told: dict[str, Any] = {
+        name: float(attributes[name]) if name == "dropout" else attributes[name]
+        for name in UNTOLD.get((spec.kind, spec.cell), ())
+        if name in attributes and _valid(name, attributes[name])
+    }
+    return replace(layer, spec=replace(spec, **told), from_module=tuple(told))
+
+
+def _valid(name: str, value: Any) -> bool:
+    if name == "batch_first":
+        return isinstance(value, bool)
+    if name == "dropout":
+        return isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 1
+    return value in ("tanh", "relu")  # nonlinearity
 
 
 def _layer_index(name: str) -> int:

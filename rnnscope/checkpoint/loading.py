@@ -14,7 +14,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from rnnscope.checkpoint.discovery import FoundLayer, Problem, full_name, weight_settings
+from rnnscope.checkpoint.discovery import UNTOLD, FoundLayer, Problem, full_name, weight_settings
 from rnnscope.checkpoint.reader import FORMATS, Checkpoint, read_checkpoint
 from rnnscope.errors import BadInput
 from rnnscope.layer import cost
@@ -22,20 +22,13 @@ from rnnscope.layer.command_line import Naming, refused
 from rnnscope.layer.direction import direction
 from rnnscope.layer.gates import gate_blocks
 from rnnscope.layer.shapes import expected_parameters
-from rnnscope.layer.spec import DTYPES, Kind, LayerSpec
+from rnnscope.layer.spec import DTYPES, LayerSpec
 from rnnscope.layer.validation import check_computes, check_run_options
 from rnnscope.report import Expectation, LoadedLayer, LoadReport, ParameterRow, StatRow, VerifyReport
 
 if TYPE_CHECKING:
     import torch
 
-# What no tensor records, per kind of module: the user must know it from the code.
-_UNDETERMINED = {
-    (Kind.rnn, False): ("nonlinearity", "batch_first", "dropout"),
-    (Kind.rnn, True): ("nonlinearity",),
-    (Kind.lstm, False): ("batch_first", "dropout"),
-    (Kind.gru, False): ("batch_first", "dropout"),
-}
 _PREFIX_MEANINGS = {
     "module.": "added by nn.DataParallel / DistributedDataParallel",
     "_orig_mod.": "added by torch.compile",
@@ -273,8 +266,10 @@ def _loaded(layer: FoundLayer) -> LoadedLayer:
         for formula in expected_parameters(spec)
         for shape in [layer.tensors[formula.name].shape]
     ]
-    unknown = _UNDETERMINED.get((spec.kind, spec.cell), ())
-    config = weight_settings(spec, spec.cell) | dict.fromkeys(unknown)
+    untold = UNTOLD.get((spec.kind, spec.cell), ())
+    config = weight_settings(spec, spec.cell) | {
+        name: getattr(spec, name) if name in layer.from_module else None for name in untold
+    }
     return LoadedLayer(
         container=layer.container,
         prefix=layer.prefix,
@@ -283,6 +278,7 @@ def _loaded(layer: FoundLayer) -> LoadedLayer:
         config=config,
         dtype=layer.dtype,
         constructor=layer.constructor,
+        from_module=list(layer.from_module),
         parameters=rows,
         layers=cost.layer_parameters(spec),
         total_params=layer.total_params,
@@ -307,9 +303,21 @@ def _notes(checkpoint: Checkpoint, layers: list[FoundLayer]) -> list[str]:
             notes.append(
                 f"{', '.join(wrapped)}: the {start} prefix is {meaning}; strip it to load into the bare model"
             )
+    for layer in layers:
+        if layer.from_module:
+            told = ", ".join(f"{name}={getattr(layer.spec, name)!r}" for name in layer.from_module)
+            notes.append(
+                f"{_called(layer)}: {told} from the pickled module's own attributes, read without "
+                "running anything (the weights do not record them)"
+            )
     kinds = {(layer.spec.kind, layer.spec.cell) for layer in layers}
     for kind, cell in sorted(kinds, key=lambda key: (key[0].value, key[1])):
-        unknown = _UNDETERMINED.get((kind, cell), ())
+        of_kind = [layer for layer in layers if (layer.spec.kind, layer.spec.cell) == (kind, cell)]
+        unknown = tuple(
+            name
+            for name in UNTOLD.get((kind, cell), ())
+            if any(name not in layer.from_module for layer in of_kind)
+        )
         if unknown:
             name = ("nn.{}Cell" if cell else "nn.{}").format(kind.name.upper())
             listed = " and ".join([", ".join(unknown[:-1]), unknown[-1]] if len(unknown) > 1 else unknown)

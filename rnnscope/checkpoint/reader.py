@@ -65,6 +65,9 @@ class Container:
 
     path: str  # "" for the file itself, else e.g. "state_dict" or "model.state_dict"
     tensors: dict[str, TensorInfo]
+    # A pickled module's (torch.save(model)): each module's plain attributes (batch_first, mode,
+    # input_size, ...) by its prefix as the keys have it, read from the pickle, nothing run.
+    modules: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -163,7 +166,7 @@ def _assemble(
     layers: list[FoundLayer] = []
     problems: list[Problem] = []
     for container in containers:
-        found, trouble = find_layers(container.path, container.tensors)
+        found, trouble = find_layers(container.path, container.tensors, container.modules)
         layers += found
         problems += trouble
     return Checkpoint(file, format, containers, layers, problems, reader, not_created)
@@ -235,9 +238,9 @@ def _walk(value: Any, path: str, found: list[Container], seen: set[int]) -> None
             _walk(item, _join(path, index), found, seen)
     elif isinstance(value, Instance | Call) and isinstance(value.state, dict):
         if _is_module(value.state):
-            module_tensors: dict[str, TensorInfo] = {}
-            _module_tensors(value.state, "", module_tensors, set())
-            found.append(Container(path, module_tensors))
+            module = Container(path, {})
+            _module_tensors(value.state, "", module, set())
+            found.append(module)
         else:
             _walk(value.state, path, found, seen)
 
@@ -253,7 +256,11 @@ def _is_module(state: dict[Any, Any]) -> bool:
     )
 
 
-def _module_tensors(state: dict[Any, Any], prefix: str, out: dict[str, TensorInfo], seen: set[int]) -> None:
+# The attributes of a pickled module worth keeping: its constructor's settings are plain values.
+_PLAIN = (bool, int, float, str)
+
+
+def _module_tensors(state: dict[Any, Any], prefix: str, module: Container, seen: set[int]) -> None:
     if id(state) in seen:
         return
     seen.add(id(state))
@@ -261,16 +268,21 @@ def _module_tensors(state: dict[Any, Any], prefix: str, out: dict[str, TensorInf
         for group in ("_parameters", "_buffers"):
             for name, item in (state.get(group) or {}).items():
                 if isinstance(item, TensorRef):
-                    out[prefix + str(name)] = _info(item)
+                    module.tensors[prefix + str(name)] = _info(item)
+        module.modules[prefix.removesuffix(".")] = {
+            name: item
+            for name, item in state.items()
+            if isinstance(name, str) and not name.startswith("_") and isinstance(item, _PLAIN)
+        }
         children = state.get("_modules") or {}
     else:  # TorchScript: attributes hold tensors and submodules directly
         for name, item in state.items():
             if isinstance(item, TensorRef):
-                out[prefix + str(name)] = _info(item)
+                module.tensors[prefix + str(name)] = _info(item)
         children = state
     for name, child in children.items():
         if isinstance(child, Instance | Call) and isinstance(child.state, dict) and _is_module(child.state):
-            _module_tensors(child.state, f"{prefix}{name}.", out, seen)
+            _module_tensors(child.state, f"{prefix}{name}.", module, seen)
 
 
 def _info(ref: TensorRef) -> TensorInfo:

@@ -80,6 +80,9 @@ def _layer_detail(layer: LoadedLayer) -> RenderableType:
     lines = [
         Text.assemble((f"{_where(layer)}: ", "bold"), (layer.constructor, "bold cyan")),
     ]
+    if layer.from_module:
+        told = ", ".join(f"{name}={layer.config[name]!r}" for name in layer.from_module)
+        lines.append(Text(f"  from the pickled module's attributes: {told}", style="dim"))
     if unknown:
         lines.append(Text(f"  not in the weights: {', '.join(unknown)}", style="dim"))
     agree = layer.total_params == layer.expected_total_params
