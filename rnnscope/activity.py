@@ -240,7 +240,7 @@ def activity(
     *,
     low: float = 0.1,
     high: float = 0.9,
-    checkpoint: Path | None = None,
+    from_file: Path | None = None,
     prefix: str | None = None,
     data: tuple[InputData, Tensor] | None = None,
     forget_bias: float | None = None,
@@ -249,15 +249,15 @@ def activity(
     """Count each unit's gate saturation on one run of the layer.
 
     The layer and its input are the ones ``inspect KIND --seed S`` builds on ``device`` in
-    ``dtype``; ``checkpoint`` replaces the layer (and its sizes) with a file's, ``data`` the
+    ``dtype``; ``from_file`` replaces the layer (and its sizes) with a file's, ``data`` the
     input with the user's, and ``forget_bias`` is added to the LSTM forget gate as
     ``gradients --forget-bias`` adds it.
 
     Args:
         spec: validated; with ``data``, its L and N already fit it (see ``sizes_from_data``).
         low, high: the saturation thresholds, 0 < low < high < 1.
-        checkpoint, prefix: ``--from FILE`` and ``--prefix``, read as ``rnnscope load`` reads it.
-        given: the settings of ``spec`` set on purpose (the flags typed): with ``checkpoint``, one
+        from_file, prefix: ``--from FILE`` and ``--prefix``, read as ``rnnscope load`` reads it.
+        given: the settings of ``spec`` set on purpose (the flags typed): with ``from_file``, one
             the file contradicts is refused.
         data: ``--input-data``, as ``read_input_data`` returns it.
 
@@ -268,15 +268,15 @@ def activity(
     """
     check_activity_kind(spec)
     check_thresholds(low, high)
-    if prefix is not None and checkpoint is None:
+    if prefix is not None and from_file is None:
         raise BadInput("--prefix picks a layer of --from FILE: add --from")
     check_computes(device, "activity")
     notes: list[str] = []
     chosen = None
-    if checkpoint is not None:
+    if from_file is not None:
         from rnnscope.checkpoint.loading import find_layer
 
-        chosen = find_layer(checkpoint, prefix, spec)
+        chosen = find_layer(from_file, prefix, spec)
         spec = chosen.spec_with(spec, given)
         notes.append(chosen.note(spec, "--batch-first and the input"))
     if forget_bias is not None:

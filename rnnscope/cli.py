@@ -735,7 +735,7 @@ def layout_command(
         device=layer.device,
         dtype=layer.dtype,
         seed=layer.seed,
-        checkpoint=from_file,
+        from_file=from_file,
         prefix=prefix,
         given=layer.given,
     )
@@ -835,7 +835,7 @@ def activity_command(
         layer.seed,
         low=low,
         high=high,
-        checkpoint=from_file,
+        from_file=from_file,
         prefix=prefix,
         data=data,
         forget_bias=forget_bias,

@@ -30,6 +30,6 @@ def test_the_spec_names_its_directions_layers_and_parameters_alike(
     assert spec.direction_names == DIRECTIONS[: spec.directions]
     assert spec.stacked_layers == (1 if cell else layers)
     for formula in expected_parameters(spec):
-        suffix = "" if cell else parameter_suffix(formula.layer, formula.reverse)
+        suffix = parameter_suffix(formula.layer, formula.reverse, cell=cell)
         assert formula.name == formula.role + suffix
     assert parameter_suffix(3, True) == "_l3_reverse"

@@ -247,5 +247,5 @@ def test_from_in_python_names_the_parameters(tmp_path: Path) -> None:
     path = _checkpoint(tmp_path)
     spec = make_spec(Kind.lstm, hidden_size=99)
     with pytest.raises(BadInput, match=r"^hidden_size=99: .* has hidden_size=8; leave it out"):
-        layout(spec, checkpoint=path, given={"hidden_size"})
-    assert layout(spec, checkpoint=path).module == "LSTM(6, 8, num_layers=2, bidirectional=True)"
+        layout(spec, from_file=path, given={"hidden_size"})
+    assert layout(spec, from_file=path).module == "LSTM(6, 8, num_layers=2, bidirectional=True)"

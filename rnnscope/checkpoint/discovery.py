@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from rnnscope.checkpoint.dtypes import holds_numbers
+from rnnscope.layer.direction import parameter_suffix
 from rnnscope.layer.gates import GATES
 from rnnscope.layer.shapes import expected_parameters, format_shape
 from rnnscope.layer.spec import Kind, LayerSpec, Shape
@@ -190,7 +191,7 @@ def _infer(container: str, prefix: str, cell: bool, group: dict[str, TensorInfo]
     def problem(message: str, names: list[str]) -> Problem:
         return Problem(container, prefix, message, [_key(prefix, name) for name in names])
 
-    suffix = "" if cell else "_l0"
+    suffix = parameter_suffix(0, reverse=False, cell=cell)
     ih, hh, hr = (group.get(role + suffix) for role in ("weight_ih", "weight_hh", "weight_hr"))
     if hh is None or ih is None:
         missing = [name + suffix for name, info in (("weight_ih", ih), ("weight_hh", hh)) if info is None]

@@ -17,6 +17,7 @@ from rnnscope.checkpoint.discovery import FoundLayer, weight_settings
 from rnnscope.checkpoint.dtypes import torch_dtype
 from rnnscope.errors import BadInput
 from rnnscope.execution.runtime import notes_from_warnings, torch
+from rnnscope.layer.direction import parameter_suffix
 from rnnscope.layer.shapes import format_shape
 from rnnscope.layer.spec import MODULE_SETTINGS
 from rnnscope.report import Mismatch
@@ -113,7 +114,7 @@ def _file_settings(layer: FoundLayer) -> dict[str, Any]:
 def evidence(layer: FoundLayer, field: str) -> str:
     """The tensor (and shape) of the file that shows its value of ``field``."""
     spec, tensors = layer.spec, layer.tensors
-    suffix = "" if spec.cell else "_l0"
+    suffix = parameter_suffix(0, reverse=False, cell=spec.cell)
 
     def shown(name: str) -> str:
         return f"{name} {format_shape(tensors[name].shape)}" if name in tensors else f"no {name}"
@@ -123,15 +124,17 @@ def evidence(layer: FoundLayer, field: str) -> str:
     if field == "input_size":
         return shown(f"weight_ih{suffix}")
     if field == "hidden_size":
-        return shown("weight_hr_l0" if spec.proj_size else f"weight_hh{suffix}")
+        return shown(f"weight_hr{suffix}" if spec.proj_size else f"weight_hh{suffix}")
     if field == "num_layers":
-        last = spec.num_layers - 1
-        return f"{shown(f'weight_ih_l{last}')}, no weight_ih_l{last + 1}"
+        last, beyond = (
+            parameter_suffix(layer, reverse=False) for layer in (spec.num_layers - 1, spec.num_layers)
+        )
+        return f"{shown(f'weight_ih{last}')}, no weight_ih{beyond}"
     if field == "bias":
         return shown(f"bias_ih{suffix}")
     if field == "bidirectional":
-        return shown("weight_ih_l0_reverse")
-    return shown("weight_hr_l0")  # proj_size
+        return shown(f"weight_ih{parameter_suffix(0, reverse=True)}")
+    return shown(f"weight_hr{suffix}")  # proj_size
 
 
 def mismatches(layer: FoundLayer, module: torch.nn.Module, constructor: Constructor) -> list[Mismatch]:

@@ -206,30 +206,33 @@ class ChosenLayer:
         }
 
 
-def find_layer(path: str | os.PathLike[str], prefix: str | None, spec: LayerSpec) -> ChosenLayer:
-    """The one recurrent layer of ``path`` that ``--prefix`` names (or the only one), for the
+def find_layer(from_file: str | os.PathLike[str], prefix: str | None, spec: LayerSpec) -> ChosenLayer:
+    """The one recurrent layer of ``from_file`` that ``--prefix`` names (or the only one), for the
     commands that take ``--from FILE`` (``spec``: their KIND and ``--cell``).
 
     Raises:
         BadInput: an unreadable or unsafe file, no such layer, several and no --prefix, or a
             layer of another kind than KIND.
     """
-    checkpoint = read_checkpoint(path)
+    checkpoint = read_checkpoint(from_file)
     if not checkpoint.layers:
-        raise BadInput(f"--from {path}: no recurrent layer found in it")
+        raise BadInput(f"--from {from_file}: no recurrent layer found in it")
     matches, _problems = select(checkpoint, prefix)  # refuses a prefix that is not there
     if not matches:
-        raise BadInput(f"--prefix {prefix!r}: that layer of {path} cannot be loaded (rnnscope load says why)")
+        raise BadInput(
+            f"--prefix {prefix!r}: that layer of {from_file} cannot be loaded (rnnscope load says why)"
+        )
     if len(matches) > 1:
         raise BadInput(
-            f"--from {path} holds {len(matches)} recurrent layers: choose one with --prefix; "
+            f"--from {from_file} holds {len(matches)} recurrent layers: choose one with --prefix; "
             + layer_names(matches)
         )
     layer = matches[0]
     if layer.spec.kind is not spec.kind or layer.spec.cell != spec.cell:
         raise BadInput(
-            f"--from {path}: layer {layer.prefix!r} is {layer.constructor}, not {spec.torch_class_name}: "
-            f"use KIND {layer.spec.kind.value}" + (" --cell" if layer.spec.cell else "")
+            f"--from {from_file}: layer {layer.prefix!r} is {layer.constructor}, not "
+            f"{spec.torch_class_name}: use KIND {layer.spec.kind.value}"
+            + (" --cell" if layer.spec.cell else "")
         )
     return ChosenLayer(checkpoint, layer)
 

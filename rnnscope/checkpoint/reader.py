@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from rnnscope.checkpoint.discovery import FoundLayer, Problem, TensorInfo, find_layers
+from rnnscope.checkpoint.discovery import FoundLayer, Problem, TensorInfo, find_layers, full_name
 from rnnscope.checkpoint.dtypes import ELEMENT_BYTES, SAFETENSORS_CODES
 from rnnscope.checkpoint.pickle_reader import (
     Call,
@@ -63,7 +63,7 @@ FORMATS = {
 class Container:
     """One state_dict in the file: where it sits, and its tensors by key."""
 
-    path: str  # "" for the file itself, else e.g. "state_dict" or "model.state_dict"
+    name: str  # where it sits: "" for the file itself, else e.g. "state_dict" or "model.state_dict"
     tensors: dict[str, TensorInfo]
     # A pickled module's (torch.save(model)): each module's plain attributes (batch_first, mode,
     # input_size, ...) by its prefix as the keys have it, read from the pickle, nothing run.
@@ -166,7 +166,7 @@ def _assemble(
     layers: list[FoundLayer] = []
     problems: list[Problem] = []
     for container in containers:
-        found, trouble = find_layers(container.path, container.tensors, container.modules)
+        found, trouble = find_layers(container.name, container.tensors, container.modules)
         layers += found
         problems += trouble
     return Checkpoint(file, format, containers, layers, problems, reader, not_created)
@@ -191,7 +191,7 @@ def _refuse_unknown_dtypes(file: Path, containers: list[Container]) -> None:
     for container in containers:
         for key, info in container.tensors.items():
             if info.dtype not in ELEMENT_BYTES:
-                name = ".".join(part for part in (container.path, key) if part)
+                name = full_name(container.name, key)
                 raise BadInput(
                     f"{file}: refused: tensor {name!r} is torch.{info.dtype}, a dtype rnnscope does not "
                     "know (it reads those torch 2.13 saves)"
@@ -216,33 +216,33 @@ def containers_of(value: Any) -> list[Container]:
     return [container for container in found if container.tensors]
 
 
-def _join(path: str, key: object) -> str:
+def _join(where: str, key: object) -> str:
     if isinstance(key, int):
-        return f"{path}[{key}]"
-    return f"{path}.{key}" if path else str(key)
+        return f"{where}[{key}]"
+    return f"{where}.{key}" if where else str(key)
 
 
-def _walk(value: Any, path: str, found: list[Container], seen: set[int]) -> None:
+def _walk(value: Any, where: str, found: list[Container], seen: set[int]) -> None:
     if id(value) in seen:
         return
     seen.add(id(value))
     if isinstance(value, dict):
         tensors = {str(key): _info(item) for key, item in value.items() if isinstance(item, TensorRef)}
         if tensors:
-            found.append(Container(path, tensors))
+            found.append(Container(where, tensors))
         for key, item in value.items():
             if not isinstance(item, TensorRef):
-                _walk(item, _join(path, key if isinstance(key, str | int) else str(key)), found, seen)
+                _walk(item, _join(where, key if isinstance(key, str | int) else str(key)), found, seen)
     elif isinstance(value, list | tuple):
         for index, item in enumerate(value):
-            _walk(item, _join(path, index), found, seen)
+            _walk(item, _join(where, index), found, seen)
     elif isinstance(value, Instance | Call) and isinstance(value.state, dict):
         if _is_module(value.state):
-            module = Container(path, {})
+            module = Container(where, {})
             _module_tensors(value.state, "", module, set())
             found.append(module)
         else:
-            _walk(value.state, path, found, seen)
+            _walk(value.state, where, found, seen)
 
 
 def _is_module(state: dict[Any, Any]) -> bool:

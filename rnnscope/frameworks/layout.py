@@ -31,7 +31,7 @@ def layout(
     device: str = "cpu",
     dtype: str = "float32",
     seed: int = 0,
-    checkpoint: Path | None = None,
+    from_file: Path | None = None,
     prefix: str | None = None,
     given: Collection[str] = (),
 ) -> LayoutReport:
@@ -45,25 +45,25 @@ def layout(
         device: not used: the weights are read on the CPU (a note says so).
         dtype: the weights' dtype for ``write`` and ``export``.
         seed: seeds the weights, as ``inspect --seed`` does.
-        checkpoint: take the layer (config and weights) from this file instead, read as
+        from_file: ``--from FILE``: take the layer (config and weights) from this file instead, read as
             ``rnnscope load`` reads it; ``spec`` then gives only what weights cannot tell
             (nonlinearity, batch_first, dropout) and must be of the same kind.
         prefix: which of the file's layers, as its keys have it (needed when it holds several).
-        given: the settings of ``spec`` set on purpose (the flags typed): with ``checkpoint``, one
+        given: the settings of ``spec`` set on purpose (the flags typed): with ``from_file``, one
             the file contradicts is refused.
 
     Raises:
         BadInput: a combination that cannot be done (named by its flag), before any work.
         RunFailed: torch's exporter failed.
     """
-    if prefix is not None and checkpoint is None:
+    if prefix is not None and from_file is None:
         raise BadInput("--prefix picks a layer of --from FILE: add --from")
     found = None
     notes = []
-    if checkpoint is not None:
+    if from_file is not None:
         from rnnscope.checkpoint.loading import find_layer
 
-        found = find_layer(checkpoint, prefix, spec)
+        found = find_layer(from_file, prefix, spec)
         spec = found.spec_with(spec, given)
         notes.append(found.note(spec, "--nonlinearity, --batch-first, --dropout"))
     layouts = framework_layouts(spec, to)

@@ -23,6 +23,9 @@ def short(direction: str) -> str:
     return _SHORT[direction]
 
 
-def parameter_suffix(layer: int, reverse: bool) -> str:
-    """What PyTorch appends to a stacked layer's parameter names: ``_l1``, ``_l1_reverse``."""
+def parameter_suffix(layer: int, reverse: bool, cell: bool = False) -> str:
+    """What PyTorch appends to a stacked layer's parameter names: ``_l1``, ``_l1_reverse``; a
+    cell's names (``weight_ih``) carry none."""
+    if cell:
+        return ""
     return f"_l{layer}" + ("_reverse" if reverse else "")

@@ -46,7 +46,7 @@ def choose(checkpoint: Checkpoint, wanted: set[str], prefix: str | None) -> tupl
         for option in _candidates(list(container.tensors))
     ]
     if prefix is not None:
-        places = [(container.path, option.removesuffix(".")) for container, option in options]
+        places = [(container.name, option.removesuffix(".")) for container, option in options]
         named = places_named(prefix.removesuffix("."), places, checkpoint.path)
         if not named:
             raise BadInput(
@@ -67,7 +67,7 @@ def choose(checkpoint: Checkpoint, wanted: set[str], prefix: str | None) -> tupl
     ties = [item for item in scored if item[0] == best[0] and item[0] > 0]
     if len(ties) > 1:
         named_in_full = ", ".join(
-            repr(full_name(container.path, option.removesuffix("."))) for _, container, option in ties
+            repr(full_name(container.name, option.removesuffix("."))) for _, container, option in ties
         )
         raise BadInput(
             f"{checkpoint.path}: the keys fit the model equally as {named_in_full}; name one with --prefix"
@@ -93,8 +93,8 @@ def load_weights(
         notes.append(
             f"--weights: every key carries the prefix {stripped!r}; it was stripped to fit the model"
         )
-    if container.path:
-        notes.append(f"--weights: the state_dict at {container.path!r} in the file was loaded")
+    if container.name:
+        notes.append(f"--weights: the state_dict at {container.name!r} in the file was loaded")
     missing = sorted(wanted - set(tensors))
     unexpected = sorted(set(tensors) - wanted)
     try:
@@ -104,14 +104,14 @@ def load_weights(
         error = str(refused)
     mismatches: list[Mismatch] = []
     if error is not None:
-        layers = {layer.prefix: layer for layer in checkpoint.layers if layer.container == container.path}
+        layers = {layer.prefix: layer for layer in checkpoint.layers if layer.container == container.name}
         for record in records:
             layer = layers.get(stripped + record.path)
             if layer is not None:
                 mismatches += _mismatches(layer, record)
     return WeightsLoaded(
         file=file,
-        container=container.path,
+        container=container.name,
         prefix=stripped,
         loaded=0 if error is not None else len(tensors),
         missing=missing,
