@@ -14,7 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rnnscope.draw.content import Cell, Drawing, Edge, steps_to_show, unroll
-from rnnscope.draw.geometry import Box, Layout, place
+from rnnscope.draw.geometry import Layout, place
+from rnnscope.draw.grid import Box, make_grid
 from rnnscope.layer.gates import gate_count
 from rnnscope.layer.shapes import expected_batch_sizes, expected_parameters, expected_tensors
 from rnnscope.layer.spec import Kind, LayerSpec
@@ -220,7 +221,7 @@ def test_every_arrow_touches_the_boxes_its_edge_connects(spec: LayerSpec) -> Non
     a headed arrow's head touches what the edge enters."""
     drawing = unroll(spec)
     picture = place(drawing)
-    all_boxes = [cell.box for cell in picture.cells] + picture.bars
+    all_boxes = [*(cell.box for cell in picture.cells), *picture.bars]
     for index, edge in enumerate(drawing.edges):
         sources, targets, free_end = _connected_boxes(drawing, picture, edge)
         arrows = [arrow for arrow in picture.arrows if index in arrow.edges]
@@ -246,6 +247,17 @@ def test_every_arrow_touches_the_boxes_its_edge_connects(spec: LayerSpec) -> Non
             for node in nodes[1:]:
                 parent[_root(parent, node)] = _root(parent, nodes[0])
         assert len({_root(parent, box) for box in sources + targets}) <= 1, edge
+
+
+@pytest.mark.parametrize(("kind", "rows_carry_c"), [(Kind.lstm, True), (Kind.gru, False), (Kind.rnn, False)])
+def test_the_grid_is_read_only_and_knows_lstm_by_its_kind(kind: Kind, rows_carry_c: bool) -> None:
+    drawing = unroll(make_spec(kind, cell=True))
+    grid = make_grid(drawing)
+    assert grid.lstm is rows_carry_c
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        grid.cell_width = 1.0  # type: ignore[misc]
+    # x_t, then h_0 in and h_1 out (and c_0, c_1)
+    assert len(place(drawing).arrows) == 1 + (4 if rows_carry_c else 2)
 
 
 def test_the_output_bar_carries_the_whole_output() -> None:

@@ -1,2 +1,2 @@
-"""The picture: what is drawn (``content``), where it goes as numbers (``geometry``), and the SVG
-and PNG it becomes (``svg``)."""
+"""The picture: what is drawn (``content``), its grid as numbers (``grid``), where everything goes
+on it (``geometry``), and the SVG and PNG it becomes (``svg``)."""

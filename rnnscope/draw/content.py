@@ -123,6 +123,11 @@ class Drawing(Plain):
     notes: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)  # the pictures written (--svg, --png)
 
+    @property
+    def has_cell_state(self) -> bool:
+        """Whether each row carries c_t beside h_t: LSTM, its cell included."""
+        return self.kind == Kind.lstm.value
+
 
 def steps_to_show(seq_len: int, lengths: tuple[int, ...] | None = None) -> list[int]:
     """Every step of a short sequence; of a long one the first and last EDGE_STEPS, and with

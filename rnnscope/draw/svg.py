@@ -1,4 +1,4 @@
-"""The ``draw`` picture as SVG (drawsvg) and PNG (resvg-py): draws what draw_layout placed.
+"""The ``draw`` picture as SVG (drawsvg) and PNG (resvg-py): draws what geometry.py placed.
 
 Both libraries are pure wheels with no system library behind them (drawsvg is pure Python;
 resvg-py bundles the Rust resvg renderer), so ``pip install 'rnnscope[draw]'`` is all ``draw``
@@ -12,7 +12,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from rnnscope.draw.geometry import CELL_FONT_SIZE, Arrow, Box, CellBox, Label, Layout, LegendEntry
+from rnnscope.draw.geometry import Layout
+from rnnscope.draw.grid import CELL_FONT_SIZE, Arrow, Box, CellBox, Label, LegendEntry
 from rnnscope.errors import BadInput
 
 FONT_FAMILY = "DejaVu Sans Mono, Menlo, Consolas, monospace"
