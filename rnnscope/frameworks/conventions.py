@@ -56,10 +56,12 @@ class Convention:
 # Not checked on the run that prints it (layout needs neither library): the test suite
 # (tests/test_layout_frameworks.py) runs the layer in the library with PyTorch's weights carried
 # over, and these are the versions it last ran against.
-_SAME = (
+_SAME_OUTPUTS = (
     "carried over by this table, PyTorch's weights give the same outputs within float32 noise: "
-    "not run here; rnnscope's tests check it with Keras 3.15.1 (torch backend) and onnxruntime 1.32.0"
+    "not run here; rnnscope's tests check it with {}"
 )
+_SAME_KERAS = _SAME_OUTPUTS.format("Keras 3.15.1 (torch backend)")
+_SAME_ONNX = _SAME_OUTPUTS.format("onnxruntime 1.32.0")
 
 # Keras 3 (keras.io/api/layers/recurrent_layers/lstm/, gru/, simple_rnn/; keras/src/layers/rnn/
 # lstm.py, gru.py, simple_rnn.py): per cell `kernel` (input_dim, G·units), `recurrent_kernel`
@@ -70,10 +72,12 @@ _SAME = (
 # hh = tanh(x_h + r ⊙ (h U_h + b_rec)) — PyTorch's r ⊙ (W_hn h + b_hn). reset_after=False applies r
 # before the product: hh = tanh(x_h + (r ⊙ h) U_h), one bias.
 KERAS: tuple[Convention, ...] = (
-    Convention("keras", "rnn", "SimpleRNN", "", (("h", "h"),), SUMMED, _SAME),
-    Convention("keras", "lstm", "LSTM", "", (("i", "i"), ("f", "f"), ("c", "g"), ("o", "o")), SUMMED, _SAME),
+    Convention("keras", "rnn", "SimpleRNN", "", (("h", "h"),), SUMMED, _SAME_KERAS),
     Convention(
-        "keras", "gru", "GRU", "reset_after=True", (("z", "z"), ("r", "r"), ("h", "n")), PAIRED, _SAME
+        "keras", "lstm", "LSTM", "", (("i", "i"), ("f", "f"), ("c", "g"), ("o", "o")), SUMMED, _SAME_KERAS
+    ),
+    Convention(
+        "keras", "gru", "GRU", "reset_after=True", (("z", "z"), ("r", "r"), ("h", "n")), PAIRED, _SAME_KERAS
     ),
     Convention(
         "keras",
@@ -95,9 +99,9 @@ KERAS: tuple[Convention, ...] = (
 # RNN. GRU linear_before_reset=1 computes ht = g(Xt·Wh^T + (rt ⊙ (Ht-1·Rh^T + Rbh)) + Wbh):
 # PyTorch's GRU. RNN's activation is activations=["Tanh"] by default, ["Relu"] for relu.
 ONNX: tuple[Convention, ...] = (
-    Convention("onnx", "rnn", "RNN", "", (("h", "h"),), CONCATENATED, _SAME),
+    Convention("onnx", "rnn", "RNN", "", (("h", "h"),), CONCATENATED, _SAME_ONNX),
     Convention(
-        "onnx", "lstm", "LSTM", "", (("i", "i"), ("o", "o"), ("f", "f"), ("c", "g")), CONCATENATED, _SAME
+        "onnx", "lstm", "LSTM", "", (("i", "i"), ("o", "o"), ("f", "f"), ("c", "g")), CONCATENATED, _SAME_ONNX
     ),
     Convention(
         "onnx",
@@ -106,7 +110,7 @@ ONNX: tuple[Convention, ...] = (
         "linear_before_reset=1",
         (("z", "z"), ("r", "r"), ("h", "n")),
         CONCATENATED,
-        _SAME,
+        _SAME_ONNX,
     ),
 )
 

@@ -127,10 +127,14 @@ def compare_view(report: CompareReport) -> RenderableType:
                 f"column is the L × N rectangle, {waste:.0%} of which would be padding"
             )
         )
+    # The counts scale with L and N: say which the synthetic input has.
+    sizes = ([] if config["cell"] else [f"L = {config['seq_len']}"]) + (
+        [] if config["unbatched"] else [f"N = {config['batch']}"]
+    )
+    walked = "one step of the cell" if config["cell"] else "every step, layer and direction"
     lines.append(
         Text(
-            "MACs and FLOPs of one forward pass over the synthetic input "
-            f"({'cell: one step' if config['cell'] else 'every step, layer and direction'}); "
+            f"MACs and FLOPs of one forward pass over the synthetic input ({', '.join([*sizes, walked])}); "
             f"memory in {report.dtype}; 'kept for bwd' is an estimate of what a training step keeps.",
             style="dim",
         )

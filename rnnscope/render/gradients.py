@@ -45,6 +45,8 @@ def gradients_view(report: GradientsReport) -> RenderableType:
     ]
     if any(row.reaches_start for row in report.rows):
         lines.append(Text("(all): it stays above that all the way back to t = 0", style="dim"))
+    if any(row.forget_bias is not None for row in report.rows):
+        lines.append(Text("fb=B: B added to every forget-gate bias of the LSTM (--forget-bias)", style="dim"))
     return spaced(header, Group(*chart(report)), Group(_table(report), *lines, *notes))
 
 

@@ -180,7 +180,7 @@ def gate_table(rows: list[GateRow], cell: bool = False) -> Table:
     title = (
         "Gate blocks of the cell's weights"
         if cell
-        else "Gate blocks of layer 0 (all layers and directions alike)"
+        else "Gate blocks of layer 0 (every layer and direction splits its rows alike)"
     )
     table = new_table(title)
     table.add_column("parameter", no_wrap=True)
