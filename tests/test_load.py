@@ -277,6 +277,25 @@ def test_a_pickled_module_gives_what_its_weights_cannot(tmp_path: Path) -> None:
     )
 
 
+def test_from_a_pickled_module_takes_its_attributes_as_the_files(tmp_path: Path) -> None:
+    """--from a torch.save(model) file: batch_first and dropout are the file's, as the sizes are:
+    left out, the file gives them; typed otherwise, refused in one line."""
+    path = save(tmp_path / "gru.pt", nn.GRU(3, 4, batch_first=True))
+    document = run_json("layout", "gru", "--from", str(path))
+    assert (document["module"], document["config"]["batch_first"]) == ("GRU(3, 4, batch_first=True)", True)
+    assert any(
+        note.endswith("the file's pickled module gives batch_first, dropout") for note in document["notes"]
+    )
+    assert run_json("layout", "gru", "--from", str(path), "--batch-first")["config"]["batch_first"] is True
+    result = run_cli("layout", "gru", "--from", str(path), "--seq-first")
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == (
+        f"error: --seq-first: the layer of {path} has --batch-first; leave it out, the file gives it\n"
+    )
+    state = save(tmp_path / "state.pt", nn.GRU(3, 4, batch_first=True).state_dict())
+    assert run_json("layout", "gru", "--from", str(state), "--seq-first")["config"]["batch_first"] is False
+
+
 def test_shared_and_strided_storage(tmp_path: Path) -> None:
     """cuDNN flattens a layer's weights into one buffer: tensors at offsets of one storage."""
     reference = nn.LSTM(3, 4).state_dict()

@@ -156,13 +156,17 @@ class ChosenLayer:
         and the input: seq_len, batch, unbatched, lengths, initial state) taken from ``flags``.
 
         ``given``: the settings of ``flags`` the caller set on purpose (on the command line: the
-        flags typed). The file's weights give sizes, layers, directions, bias and projection; one
-        of those given with another value than the file's is refused, never silently replaced.
+        flags typed). The file's weights give sizes, layers, directions, bias and projection (and
+        a pickled module's attributes what they give: ``from_module``); one of those given with
+        another value than the file's is refused, never silently replaced.
 
         Raises:
             BadInput: given settings that the file's layer contradicts, each with both values.
         """
-        settings = weight_settings(self.layer.spec, self.layer.spec.cell)
+        spec = self.layer.spec
+        settings = weight_settings(spec, spec.cell) | {
+            name: getattr(spec, name) for name in self.layer.from_module
+        }
         contradicted = [name for name in settings if name in given and getattr(flags, name) != settings[name]]
         if contradicted:
             path, full = self.checkpoint.path, self.layer.full_name
@@ -192,9 +196,10 @@ class ChosenLayer:
     def note(self, spec: LayerSpec, flags: str) -> str:
         """The note a command gives: the layer (``spec``, as ``spec_with`` made it), and which
         ``flags`` still apply to it."""
+        told = self.layer.from_module
         return (
             f"the layer from --from: {spec.constructor}; the layer flags give only what weights cannot "
-            f"tell ({flags})"
+            f"tell ({flags})" + (f"; the file's pickled module gives {', '.join(told)}" if told else "")
         )
 
     def to_dict(self) -> dict[str, Any]:
