@@ -220,7 +220,6 @@ CONSTANT = [
     "output_padded is 0 past each sequence's length",
     "max |a − r| / max(|r|, 1) (relative above 1, absolute below)",
     "h_{t−1}",
-    "h_(t−1)",
 ]
 
 

@@ -24,6 +24,7 @@ import re
 from dataclasses import dataclass
 
 from rnnscope.layer.direction import DIRECTIONS
+from rnnscope.layer.equations import H_PREV
 from rnnscope.layer.shapes import expected_tensors, format_shape
 from rnnscope.layer.spec import LayerSpec
 
@@ -208,5 +209,5 @@ def _cell_note(spec: LayerSpec) -> str:
         f"computation over L steps, for every layer and direction, and its "
         f"{', '.join(role + '_l0' for role in roles)} are this cell's {', '.join(roles)} "
         f"(layer k's reverse direction: weight_ih_lk_reverse …). Here h_0 → h_1 is one step, "
-        f"h_(t−1) → h_t."
+        f"{H_PREV} → h_t."
     )
