@@ -7,12 +7,9 @@ report's ``fraction_of_matmul``.
 
 from __future__ import annotations
 
-import statistics
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, field
-from typing import Any
 
 from rnnscope.errors import BadInput
 from rnnscope.execution.build import check_runs, make_inputs, seeded_module
@@ -21,91 +18,9 @@ from rnnscope.execution.runtime import TORCH_DTYPES, guarded_run, torch
 from rnnscope.layer import cost
 from rnnscope.layer.spec import LayerSpec
 from rnnscope.layer.validation import check_computes
-from rnnscope.report import ProgressCallback
+from rnnscope.report import BenchReport, ProgressCallback, Timing
 
 rnn_utils = torch.nn.utils.rnn
-
-
-@dataclass(frozen=True)
-class Timing:
-    """Seconds per pass over the timed iterations: median and spread."""
-
-    median_s: float
-    min_s: float
-    max_s: float
-    q1_s: float
-    q3_s: float
-
-    @classmethod
-    def of(cls, seconds: list[float]) -> Timing:
-        median = statistics.median(seconds)
-        q1, _, q3 = statistics.quantiles(seconds, n=4) if len(seconds) > 1 else (median, median, median)
-        return cls(median, min(seconds), max(seconds), q1, q3)
-
-
-@dataclass(frozen=True)
-class BenchReport:
-    """What ``rnnscope bench`` measured, as plain values."""
-
-    kind: str
-    module: str
-    config: dict[str, Any]
-    device: str
-    dtype: str
-    backward: bool
-    cudnn: bool
-    iters: int
-    warmup: int
-    timing: Timing
-    tokens_per_pass: int
-    flops_per_pass: int  # from the cost model; backward counted as twice the forward products
-    matmul_shape: tuple[int, int, int]  # (m, k, n) of (m, k) @ (k, n)
-    matmul_timing: Timing
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def tokens_per_s(self) -> float:
-        return self.tokens_per_pass / self.timing.median_s
-
-    @property
-    def gflops(self) -> float:
-        return self.flops_per_pass / self.timing.median_s / 1e9
-
-    @property
-    def matmul_gflops(self) -> float:
-        m, k, n = self.matmul_shape
-        return 2 * m * k * n / self.matmul_timing.median_s / 1e9
-
-    @property
-    def fraction_of_matmul(self) -> float:
-        return self.gflops / self.matmul_gflops
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "module": self.module,
-            "config": self.config,
-            "device": self.device,
-            "dtype": self.dtype,
-            "backward": self.backward,
-            "cudnn": self.cudnn,
-            "iters": self.iters,
-            "warmup": self.warmup,
-            "median_s": self.timing.median_s,
-            "min_s": self.timing.min_s,
-            "max_s": self.timing.max_s,
-            "q1_s": self.timing.q1_s,
-            "q3_s": self.timing.q3_s,
-            "tokens_per_pass": self.tokens_per_pass,
-            "tokens_per_s": self.tokens_per_s,
-            "flops_per_pass": self.flops_per_pass,
-            "gflops": self.gflops,
-            "matmul_shape": list(self.matmul_shape),
-            "matmul_median_s": self.matmul_timing.median_s,
-            "matmul_gflops": self.matmul_gflops,
-            "fraction_of_matmul": self.fraction_of_matmul,
-            "notes": self.notes,
-        }
 
 
 def pass_flops(spec: LayerSpec, backward: bool) -> int:

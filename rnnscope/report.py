@@ -6,6 +6,7 @@ same objects. No torch here.
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from math import prod
@@ -124,7 +125,7 @@ class StateRow(Plain):
 
 
 @dataclass(frozen=True)
-class LayerRun:
+class LayerRun(Plain):
     """What ran, where and how: the fields every layer-building report starts with."""
 
     kind: str
@@ -134,17 +135,6 @@ class LayerRun:
     device: str
     dtype: str
     seed: int
-
-    def run_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "cell": self.cell,
-            "module": self.module,
-            "config": self.config,
-            "device": self.device,
-            "dtype": self.dtype,
-            "seed": self.seed,
-        }
 
 
 @dataclass(frozen=True)
@@ -170,6 +160,9 @@ def _unequal_states(states: list[StateRow]) -> list[str]:
 @dataclass(frozen=True)
 class InspectReport(LayerRun):
     """Everything ``rnnscope inspect`` shows, as plain values."""
+
+    computed = ("ok",)
+    omitted_when_none = ("gates",)  # with --gates
 
     symbols: dict[str, int]
     tensors: list[TensorRow]
@@ -201,29 +194,9 @@ class InspectReport(LayerRun):
     def ok(self) -> bool:
         return self.verdict.ok
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            **self.run_dict(),
-            "symbols": self.symbols,
-            "forward": self.forward,
-            "tensors": [row.to_dict() for row in self.tensors],
-            "parameters": [row.to_dict() for row in self.parameters],
-            "layers": [row.to_dict() for row in self.layers],
-            "total_params": self.total_params,
-            "expected_total_params": self.expected_total_params,
-            "rnn_params": self.rnn_params,
-            "ratio_vs_rnn": self.ratio_vs_rnn,
-            "explanation": self.explanation,
-            "states": [row.to_dict() for row in self.states],
-            "state_notes": self.state_notes,
-            "notes": self.notes,
-            "cost": self.cost.to_dict() if self.cost is not None else None,
-            "ok": self.ok,
-        } | ({} if self.gates is None else {"gates": [row.to_dict() for row in self.gates]})
-
 
 @dataclass(frozen=True)
-class CheckRow:
+class CheckRow(Plain):
     """One compared tensor (or slice): the module's values against the float64 reference.
 
     ``max_rel_error`` is max |a − r| / max(|r|, 1): relative where the reference exceeds 1 in
@@ -231,6 +204,8 @@ class CheckRow:
     against ``tolerance``. Both errors are None when they cannot be computed (a shape that
     differs, NaN or inf in the module's values); ``detail`` then says why.
     """
+
+    computed = ("ok",)
 
     name: str
     max_abs_error: float | None
@@ -241,16 +216,6 @@ class CheckRow:
     @property
     def ok(self) -> bool:
         return self.max_rel_error is not None and self.max_rel_error <= self.tolerance
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "max_abs_error": self.max_abs_error,
-            "max_rel_error": self.max_rel_error,
-            "tolerance": self.tolerance,
-            "ok": self.ok,
-            "detail": self.detail,
-        }
 
 
 def worst_check(checks: list[CheckRow]) -> CheckRow | None:
@@ -263,6 +228,8 @@ def worst_check(checks: list[CheckRow]) -> CheckRow | None:
 @dataclass(frozen=True)
 class VerifyReport(LayerRun):
     """Everything ``rnnscope verify`` shows, as plain values."""
+
+    computed = ("ok",)
 
     tolerance: float
     checks: list[CheckRow]
@@ -282,21 +249,9 @@ class VerifyReport(LayerRun):
     def ok(self) -> bool:
         return self.verdict.ok
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            **self.run_dict(),
-            "ok": self.ok,
-            "tolerance": self.tolerance,
-            "checks": [check.to_dict() for check in self.checks],
-            "states": [row.to_dict() for row in self.states],
-            "equations": [equation.to_dict() for equation in self.equations],
-            "gates": [row.to_dict() for row in self.gates],
-            "notes": self.notes,
-        }
-
 
 @dataclass(frozen=True)
-class SmokeCase:
+class SmokeCase(Plain):
     """One configuration of the smoke matrix, run through inspect and verify.
 
     Three checks, each named as what it is: ``shapes_ok`` (inspect: every tensor and parameter
@@ -306,6 +261,9 @@ class SmokeCase:
     what was raised), None when it passed; ``traceback`` is where it was raised.
     ``command`` reproduces it with ``rnnscope verify``.
     """
+
+    computed = ("ok", "states_ok", "failed_checks", "failed_states")
+    internal = ("states", "checks")  # the failed ones and the worst check's errors stand for them
 
     name: str
     kind: str
@@ -333,28 +291,20 @@ class SmokeCase:
         return [row for row in self.states if row.ok is False]
 
     @property
+    def failed_checks(self) -> list[CheckRow]:
+        return [check for check in self.checks if not check.ok]
+
+    @property
     def worst(self) -> CheckRow | None:
         return worst_check(self.checks)
 
     def to_dict(self) -> dict[str, Any]:
-        worst = self.worst
-        return {
-            "name": self.name,
-            "ok": self.ok,
-            "error": self.error,
-            "raised": self.raised,
-            "traceback": self.traceback,
-            "kind": self.kind,
-            "command": self.command,
-            "shapes_ok": self.shapes_ok,
-            "states_ok": self.states_ok,
-            "max_abs_error": worst.max_abs_error if worst else None,
-            "max_rel_error": worst.max_rel_error if worst else None,
-            "tolerance": worst.tolerance if worst else None,
-            "failed_checks": [check.to_dict() for check in self.checks if not check.ok],
-            "failed_states": [row.to_dict() for row in self.failed_states],
-            "seconds": self.seconds,
-        }
+        worst = self.worst  # the case's errors are its worst check's
+        errors = {name: None if worst is None else plain(getattr(worst, name)) for name in _WORST}
+        return super().to_dict() | errors
+
+
+_WORST = ("max_abs_error", "max_rel_error", "tolerance")
 
 
 @dataclass(frozen=True)
@@ -885,7 +835,7 @@ class ModelActivity(Plain):
 
 
 @dataclass(frozen=True)
-class ActivityReport(LayerRun, Plain):
+class ActivityReport(LayerRun):
     """What ``rnnscope activity`` counted: every unit of every sigmoid gate, layer and direction.
 
     ``steps`` and ``batch`` are the input's L and N (a cell: 1 step); ``pairs`` the (step,
@@ -998,3 +948,65 @@ def horizon(norms: Sequence[float | None]) -> int:
             break
         steps_back += 1
     return steps_back
+
+
+@dataclass(frozen=True)
+class Timing(Plain):
+    """Seconds per pass over the timed iterations: median and spread."""
+
+    median_s: float
+    min_s: float
+    max_s: float
+    q1_s: float
+    q3_s: float
+
+    @classmethod
+    def of(cls, seconds: list[float]) -> Timing:
+        median = statistics.median(seconds)
+        q1, _, q3 = statistics.quantiles(seconds, n=4) if len(seconds) > 1 else (median, median, median)
+        return cls(median, min(seconds), max(seconds), q1, q3)
+
+
+@dataclass(frozen=True)
+class BenchReport(Plain):
+    """What ``rnnscope bench`` measured, as plain values."""
+
+    computed = ("tokens_per_s", "gflops", "matmul_gflops", "fraction_of_matmul")
+    internal = ("timing", "matmul_timing")  # flattened below: median_s, …, matmul_median_s, …
+
+    kind: str
+    module: str
+    config: dict[str, Any]
+    device: str
+    dtype: str
+    backward: bool
+    cudnn: bool
+    iters: int
+    warmup: int
+    timing: Timing
+    tokens_per_pass: int
+    flops_per_pass: int  # from the cost model; backward counted as twice the forward products
+    matmul_shape: tuple[int, int, int]  # (m, k, n) of (m, k) @ (k, n)
+    matmul_timing: Timing
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.tokens_per_pass / self.timing.median_s
+
+    @property
+    def gflops(self) -> float:
+        return self.flops_per_pass / self.timing.median_s / 1e9
+
+    @property
+    def matmul_gflops(self) -> float:
+        m, k, n = self.matmul_shape
+        return 2 * m * k * n / self.matmul_timing.median_s / 1e9
+
+    @property
+    def fraction_of_matmul(self) -> float:
+        return self.gflops / self.matmul_gflops
+
+    def to_dict(self) -> dict[str, Any]:
+        matmul = {f"matmul_{name}": value for name, value in self.matmul_timing.to_dict().items()}
+        return super().to_dict() | self.timing.to_dict() | matmul

@@ -19,6 +19,7 @@ def test_bench_json_on_cpu() -> None:
     assert set(document) >= KEYS
     assert (document["device"], document["dtype"], document["iters"]) == ("cpu", "float32", 3)
     assert document["min_s"] <= document["median_s"] <= document["max_s"]
+    assert document["matmul_min_s"] <= document["matmul_median_s"] <= document["matmul_max_s"]
     # (100, 32, 10) through LSTM(10, 20): 3200 tokens a pass.
     assert document["tokens_per_pass"] == 3200
     assert document["tokens_per_s"] == pytest.approx(3200 / document["median_s"])

@@ -65,12 +65,6 @@ def test_plain_converts_containers_and_other_dataclasses() -> None:
 # on top of super().to_dict()) and on these, with the reason.
 HAND_WRITTEN = {
     "ChosenLayer",  # not a report: the summary of which layer of a file --from chose
-    # Next, once issue 22's changes to them (rtol/atol, bench --threads) are in:
-    "CheckRow",
-    "InspectReport",
-    "VerifyReport",
-    "SmokeCase",
-    "BenchReport",
 }
 
 

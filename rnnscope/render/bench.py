@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from rich.console import Group, RenderableType
 
 from rnnscope.render.common import count, new_table, note_lines
-
-if TYPE_CHECKING:
-    # benchmark.py imports torch; importing the views must not pay for it.
-    from rnnscope.benchmark import BenchReport
+from rnnscope.report import BenchReport
 
 
 def bench_view(report: BenchReport) -> RenderableType:

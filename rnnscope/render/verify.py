@@ -105,7 +105,6 @@ def smoke_view(report: SmokeReport) -> RenderableType:
     for case in report.failed:
         lines.append(Text(f"{FAIL} {case.name}: {case.error}", style="bold red"))
         lines.append(Text(f"  reproduce: {case.command}", style="dim"))
-    passed = len(report.cases) - len(report.failed)
-    summary = f"{passed} of {len(report.cases)} cases passed in {report.seconds:.2f} s"
+    summary = f"{report.passed} of {len(report.cases)} cases passed in {report.seconds:.2f} s"
     lines.append(Text(f"{PASS if report.ok else FAIL} {summary}", style="green" if report.ok else "bold red"))
     return Group(*lines)
