@@ -7,6 +7,7 @@ report's ``fraction_of_matmul``.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
@@ -16,6 +17,7 @@ from rnnscope.execution.build import check_runs, make_inputs, seeded_module
 from rnnscope.execution.probe import initial_state, pack
 from rnnscope.execution.runtime import TORCH_DTYPES, guarded_run, torch
 from rnnscope.layer import cost
+from rnnscope.layer.gates import gate_count
 from rnnscope.layer.spec import LayerSpec
 from rnnscope.layer.validation import check_computes
 from rnnscope.report import BenchReport, ProgressCallback, Timing
@@ -41,6 +43,7 @@ def bench(
     warmup: int = 3,
     backward: bool = False,
     cudnn: bool = True,
+    threads: int | None = None,
     on_pass: ProgressCallback | None = None,
 ) -> BenchReport:
     """Time ``iters`` passes of the layer after ``warmup`` untimed ones, each followed by a plain
@@ -55,6 +58,8 @@ def bench(
         warmup: untimed passes first (0 or more).
         backward: time forward + backward instead of a forward pass under inference mode.
         cudnn: False runs under ``torch.backends.cudnn.flags(enabled=False)`` on CUDA.
+        threads: ``torch.set_num_threads(threads)`` first; like torch's own setting it holds
+            for the rest of the process (None: leave torch's, one per physical core by default).
         on_pass: called after every pass, warm-up included, with (passes done, passes in all,
             "warm-up" or "timed"): a progress bar's callback.
 
@@ -67,6 +72,8 @@ def bench(
         raise BadInput(f"--iters must be a positive integer, got {iters}")
     if warmup < 0:
         raise BadInput(f"--warmup must be 0 or more, got {warmup}")
+    if threads is not None and threads < 1:
+        raise BadInput(f"--threads must be a positive integer, got {threads}")
     check_computes(device, "bench")
     needed = (lambda spec: cost.training_bytes(spec, dtype)) if backward else None
     torch_device = check_runs((spec,), device, dtype, computes=True, needed=needed)
@@ -76,6 +83,8 @@ def bench(
         notes.append(f"--no-cudnn has no effect on {torch_device.type}: cuDNN is CUDA's")
     if spec.lengths is not None:
         notes.append("the batch is packed once before timing: each pass is the layer on a PackedSequence")
+    if threads is not None:
+        torch.set_num_threads(threads)
     backend = torch.backends.cudnn.flags(enabled=False) if not cudnn else nullcontext()
     with guarded_run(torch_device, notes), backend:
         module = seeded_module(spec, torch_device, dtype, seed, training=backward)
@@ -90,6 +99,10 @@ def bench(
 
         timing, matmul_timing = _time_paired(run, matmul, torch_device, iters, warmup, on_pass)
     tokens = cost.layer_costs(spec)[0].rows
+    threads_used, cores = torch.get_num_threads(), os.cpu_count()
+    notes.append(_matmul_note(spec, (m, k, n)))
+    if timing.wide:
+        notes.append(_spread_note(timing, threads_used, cores, torch_device))
     return BenchReport(
         kind=spec.kind.value,
         module=repr(module),
@@ -105,7 +118,43 @@ def bench(
         flops_per_pass=pass_flops(spec, backward),
         matmul_shape=(m, k, n),
         matmul_timing=matmul_timing,
+        threads=threads_used,
+        cores=cores,
         notes=notes,
+    )
+
+
+def _matmul_note(spec: LayerSpec, shape: tuple[int, int, int]) -> str:
+    """Why the reference matmul has its shape, in this layer's numbers."""
+    m, k, n = shape
+    if spec.cell:
+        rows = "the batch"
+    else:
+        rows = "all L·N steps and sequences" if spec.lengths is None else "all real steps"
+    gates = gate_count(spec.kind.value)
+    return (
+        f"the matmul ({m}, {k}) @ ({k}, {n}) is the layer's biggest single product: one layer's "
+        f"input projection for {rows} at once, {m} rows of x_t (width {k}) times W_ih's {gates} "
+        f"gates × H_cell = {n} columns. The layer's own products are this size or smaller (the "
+        "recurrent ones one step at a time), so its rate is what the layer's shapes allow on this "
+        "device, not the device's peak"
+    )
+
+
+def _spread_note(timing: Timing, threads: int, cores: int | None, device: torch.device) -> str:
+    """What a wide spread of pass times most likely means, and what steadies it."""
+    ms = {name: f"{seconds * 1e3:,.1f} ms" for name, seconds in timing.to_dict().items()}
+    spread = (
+        f"the pass times spread widely: {ms['min_s']} to {ms['max_s']} around a median of "
+        f"{ms['median_s']} (quartiles {ms['q1_s']} to {ms['q3_s']})"
+    )
+    if device.type != "cpu":
+        return f"{spread}; likely other work on the {device.type} device or its host; more --iters help"
+    shared = f"{cores} cores" if cores else "this machine's cores"
+    return (
+        f"{spread}; likely other work on this machine: torch's {threads} intra-op threads share "
+        f"{shared} with it, and each pass waits for its slowest thread. --threads 1 (or "
+        "OMP_NUM_THREADS=1) usually steadies it; more --iters help"
     )
 
 

@@ -18,15 +18,20 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from types import UnionType
+from typing import TYPE_CHECKING, Annotated, Any, Optional, Union, get_args, get_origin
 
 import typer
+from typer import _click as click
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
+from typer.models import CommandFunctionType
 
 from rnnscope.errors import BadInput, RnnscopeError
 from rnnscope.layer.command_line import parse_lengths
 from rnnscope.layer.side_by_side import specs_side_by_side
 from rnnscope.layer.spec import DTYPES, Kind, LayerSpec
 from rnnscope.layer.validation import COMPUTE_DEVICE_CHOICES, DEVICE_CHOICES, check_run_options, make_spec
+from rnnscope.output_file import check_output_file
 from rnnscope.sweep import (
     FLAGS_BY_NAME,
     Axis,
@@ -44,12 +49,73 @@ from rnnscope.sweep import (
 if TYPE_CHECKING:
     from rnnscope.checkpoint.input_data import InputData
 
-app = typer.Typer(
+
+class Command(TyperCommand):
+    """A command as Click writes it where Typer 0.29 departs from Click: arguments named in
+    capitals (``KIND``, ``FILE``) in the usage line, the help and the errors, a required one bare
+    and an optional one in brackets (Typer writes ``{kind}``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            if isinstance(param, TyperArgument) and param.metavar is None and param.name:
+                param.metavar = param.name.upper()
+
+    def collect_usage_pieces(self, ctx: click.Context) -> list[str]:
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            if isinstance(param, TyperArgument):
+                name = param.metavar or ""
+                pieces.append((name if param.required else f"[{name}]") + ("..." if param.nargs != 1 else ""))
+        return pieces
+
+
+SHELLS = ("bash", "zsh", "fish", "powershell", "pwsh")
+
+
+class Group(TyperGroup):
+    """``--install-completion SHELL`` and ``--show-completion SHELL`` as Typer documents them.
+
+    Typer 0.29 makes both plain flags that detect the running shell, so ``--install-completion
+    zsh`` run from bash installed the bash script and left ``zsh`` unread. A shell named right
+    after either flag goes to Typer's own callback, which installs (or prints) that shell's
+    script when given its name, as it does where shell detection is off.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if len(args) >= 2 and args[0] in ("--install-completion", "--show-completion") and args[1] in SHELLS:
+            option = next(param for param in self.params if args[0] in param.opts)
+            if option.callback is not None:
+                option.callback(ctx, option, args[1])  # exits, as the flag does
+        return super().parse_args(ctx, args)
+
+    def get_params(self, ctx: click.Context) -> list[click.Parameter]:
+        params = super().get_params(ctx)
+        for param in params:
+            if isinstance(param, TyperOption) and param.name in ("install_completion", "show_completion"):
+                verb = "Install" if param.name == "install_completion" else "Show"
+                param.help = (
+                    f"{verb} completion for SHELL ({', '.join(SHELLS)}) or, without one, the current shell."
+                )
+        return params
+
+
+class Rnnscope(typer.Typer):
+    """The app: every command is a ``Command``."""
+
+    def command(self, *args: Any, **kwargs: Any) -> Callable[[CommandFunctionType], CommandFunctionType]:
+        kwargs.setdefault("cls", Command)
+        return super().command(*args, **kwargs)
+
+
+app = Rnnscope(
     name="rnnscope",
     help="See inside PyTorch's recurrent layers: shapes, gates, parameters.",
+    cls=Group,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 
@@ -267,23 +333,54 @@ class Output:
             render.print_view(getattr(render, summary)(outcomes))
         return worst_exit_code(outcomes)
 
+    def wrote(self, *paths: Optional[Path]) -> None:
+        """One ``wrote FILE`` line per file written (None: not asked for): after the view on
+        stdout, or on stderr with --json, whose stdout holds the document only."""
+        stream = sys.stderr if self.json else sys.stdout
+        for path in paths:
+            if path is not None:
+                stream.write(f"wrote {path}\n")
 
-def _option(*names: str, help: str) -> typer.models.OptionInfo:
-    option: typer.models.OptionInfo = typer.Option(*names, help=help)
+
+def _option(*names: str, help: str, **settings: Any) -> typer.models.OptionInfo:
+    option: typer.models.OptionInfo = typer.Option(*names, help=help, **settings)
     return option
 
 
+def complete_device(incomplete: str) -> list[str]:
+    """--device's values for shell completion (without asking torch which devices are here)."""
+    return [name for name in ("cpu", "cuda", "cuda:0", "mps", "auto", "meta") if name.startswith(incomplete)]
+
+
+def complete_dtype(incomplete: str) -> list[str]:
+    return [name for name in DTYPES if name.startswith(incomplete)]
+
+
 def _device_option(help: str) -> Any:
-    return Annotated[str, _option("--device", help=help)]
+    return Annotated[str, _option("--device", help=help, autocompletion=complete_device)]
 
 
 # What --device offers in each command's --help: only the devices that command works on.
 SHAPES_DEVICES = DEVICE_CHOICES + " (meta: shapes only, nothing allocated)."
 COMPUTE_DEVICES = COMPUTE_DEVICE_CHOICES + "."
-DeviceOption = Annotated[str, _option("--device", help=SHAPES_DEVICES)]
-ComputeDeviceOption = Annotated[str, _option("--device", help=COMPUTE_DEVICES)]
-DtypeOption = Annotated[str, _option("--dtype", help=", ".join(DTYPES) + ".")]
+DeviceOption = Annotated[str, _option("--device", help=SHAPES_DEVICES, autocompletion=complete_device)]
+ComputeDeviceOption = Annotated[
+    str, _option("--device", help=COMPUTE_DEVICES, autocompletion=complete_device)
+]
+DtypeOption = Annotated[str, _option("--dtype", help=", ".join(DTYPES) + ".", autocompletion=complete_dtype)]
 SeedOption = Annotated[int, _option("--seed", help="Seed for weights and input.")]
+RtolOption = Annotated[
+    Optional[float],
+    _option(
+        "--rtol",
+        help="Relative tolerance: an element passes when |a − r| ≤ max(rtol·|r|, atol). "
+        "[default: by device and dtype, 1e-05 for float32 on cpu]",
+    ),
+]
+AtolOption = Annotated[
+    Optional[float],
+    _option("--atol", help="Absolute tolerance, as --rtol. [default: by device and dtype, as --rtol]"),
+]
 
 # The layer flags, in the order of --help: name → (flag names, help, default). A switch's
 # default is a bool; a valued flag's is its default as typed (None: not given), and its
@@ -335,7 +432,10 @@ def _layer_parameters(sweeps: bool, devices: str) -> dict[str, tuple[Any, Any]]:
         metavar = _METAVARS.get(name, "INTEGER")
         if sweeps and name in FLAGS_BY_NAME:
             metavar += "[,...]"
-        option: typer.models.OptionInfo = typer.Option(*names, help=help, metavar=metavar)
+        completion = {"device": complete_device, "dtype": complete_dtype}.get(name)
+        option: typer.models.OptionInfo = typer.Option(
+            *names, help=help, metavar=metavar, autocompletion=completion
+        )
         parameters[name] = (Annotated[Optional[str], option], default)
     return parameters
 
@@ -347,6 +447,62 @@ _OUTPUT_PARAMETERS: dict[str, tuple[Any, Any]] = {
     ),
     "debug": (Annotated[bool, _option("--debug", help="Show tracebacks for errors.")], False),
 }
+
+
+def _integer(value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    try:
+        return int(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a valid integer.") from None
+
+
+def _float(value: Any) -> float:
+    if isinstance(value, float):
+        return value
+    try:
+        return float(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a valid float.") from None
+
+
+def _choice(choices: type[Enum], case_sensitive: bool) -> Callable[[Any], Enum]:
+    def choose(value: Any) -> Enum:
+        if isinstance(value, choices):
+            return value
+        for choice in choices:
+            if choice.value == value or (
+                not case_sensitive and str(choice.value).casefold() == value.casefold()
+            ):
+                return choice
+        allowed = ", ".join(repr(choice.value) for choice in choices)
+        raise typer.BadParameter(f"{value!r} is not one of {allowed}.")
+
+    return choose
+
+
+def _with_clicks_wording(annotation: Any) -> None:
+    """Give an int, float or Enum value Click's conversion and Click's words for a bad value
+    ("'x' is not a valid integer.") in place of Typer 0.29's pydantic ones ("Input should be a
+    valid integer, unable to parse string as an integer", "Value error, …"). A parameter with a
+    parser of its own keeps it."""
+    if get_origin(annotation) is not Annotated:
+        return
+    value_type, *metadata = get_args(annotation)
+    info = next((item for item in metadata if isinstance(item, typer.models.ParameterInfo)), None)
+    if info is None or info.parser is not None:
+        return
+    if get_origin(value_type) in (Union, UnionType):
+        value_type = next(arg for arg in get_args(value_type) if arg is not type(None))
+    if get_origin(value_type) is list:
+        value_type = get_args(value_type)[0]
+    if value_type is int:
+        info.parser = _integer
+    elif value_type is float:
+        info.parser = _float
+    elif isinstance(value_type, type) and issubclass(value_type, Enum):
+        info.parser = _choice(value_type, info.case_sensitive)
 
 
 def _parameters(spec: dict[str, tuple[Any, Any]]) -> list[inspect.Parameter]:
@@ -397,6 +553,8 @@ def command(
         if wants_layer:  # Typer passes the context, which knows which flags were typed
             added += [inspect.Parameter("context", inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context)]
         command_name = func.__name__.removesuffix("_command")
+        for parameter in own + added:
+            _with_clicks_wording(parameter.annotation)
 
         @functools.wraps(func)
         def wrapper(**kwargs: Any) -> None:
@@ -495,7 +653,9 @@ def inspect_command(
 
 @app.command("verify")
 @command(COMPUTE_DEVICES, computes=True, sweeps=True)
-def verify_command(kind: KindsArgument, layer: LayerSweep, output: Output) -> int:
+def verify_command(
+    kind: KindsArgument, layer: LayerSweep, output: Output, rtol: RtolOption = None, atol: AtolOption = None
+) -> int:
     """Recompute the layer's outputs from its own weights with the textbook equations (float64,
     on the CPU) and compare them with what the module returned, per layer and direction.
 
@@ -506,12 +666,13 @@ def verify_command(kind: KindsArgument, layer: LayerSweep, output: Output) -> in
     Exit 0 when everything is within tolerance, 1 when not, 2 for bad input (including
     --device meta), 3 when the run fails (a sweep: the worst of its runs).
     """
-    from rnnscope.verification import check_verifies, verify
+    from rnnscope.verification import check_tolerances, check_verifies, verify
 
+    check_tolerances(rtol, atol)
     runs = layer.runs(kind, check=lambda run: check_verifies(run.spec, run.device, run.dtype))
     return output.sweep(
         runs,
-        lambda run: verify(run.spec, run.device, run.dtype, run.seed),
+        lambda run: verify(run.spec, run.device, run.dtype, run.seed, rtol=rtol, atol=atol),
         view="verify_view",
         summary="verify_sweep_view",
     )
@@ -528,6 +689,8 @@ def smoke_command(
     ] = None,
     quick: Annotated[bool, typer.Option("--quick", help="A few cases per kind: seconds.")] = False,
     seed: SeedOption = 0,
+    rtol: RtolOption = None,
+    atol: AtolOption = None,
 ) -> int:
     """Run a matrix of configurations (every kind, module and cell, layers, directions,
     batch-first, bias, relu, projections, unbatched, packed) through inspect and verify:
@@ -538,8 +701,10 @@ def smoke_command(
     from rnnscope.render import progress_bar
     from rnnscope.smoke import run_smoke, write_junit
 
+    if junit is not None:
+        check_output_file("--junit", junit, ".xml", "smoke.xml")
     with progress_bar("smoke", enabled=not output.json) as progress:
-        report = run_smoke(device, dtype, quick, progress, seed)
+        report = run_smoke(device, dtype, quick, progress, seed, rtol=rtol, atol=atol)
     if junit is not None:
         write_junit(report, junit)
     if output.debug:  # where each raised case was raised: the --debug its errors point to
@@ -547,6 +712,7 @@ def smoke_command(
             if case.traceback is not None:
                 sys.stderr.write(f"{case.name}:\n{case.traceback}")
     output.show(report, "smoke_view")
+    output.wrote(junit)
     return 0 if report.ok else 1
 
 
@@ -586,6 +752,10 @@ def bench_command(
     iters: Annotated[int, _option("--iters", help="Timed passes.")] = 20,
     warmup: Annotated[int, _option("--warmup", help="Untimed passes first.")] = 3,
     cudnn: Annotated[bool, _option("--cudnn/--no-cudnn", help="cuDNN on CUDA.")] = True,
+    threads: Annotated[
+        Optional[int],
+        _option("--threads", help="torch's intra-op threads (torch.set_num_threads). [default: torch's]"),
+    ] = None,
 ) -> int:
     """Time forward (with --backward, forward + backward) passes on the device: median and
     spread per pass, tokens/s, GFLOP/s from the cost model, and the same device's GFLOP/s on a
@@ -607,6 +777,7 @@ def bench_command(
             warmup=warmup,
             backward=backward,
             cudnn=cudnn,
+            threads=threads,
             on_pass=advance,
         )
     output.show(report, "bench_view")
@@ -685,6 +856,7 @@ def gradients_command(
     if png is not None:
         write_gradients_png(report, png)
     output.show(report, "gradients_view")
+    output.wrote(png)
     return 0
 
 
@@ -740,6 +912,7 @@ def layout_command(
         given=layer.given,
     )
     output.show(report, "layout_view", device=layer.device if export or write else None)
+    output.wrote(export, write)
     return 0 if report.ok else 1
 
 
@@ -766,9 +939,13 @@ def draw_command(
 
     if svg is None and png is None and not output.json:
         raise BadInput("draw needs --svg FILE or --png FILE (or --json for the picture as data)")
+    for flag, path, suffix in (("--svg", svg, ".svg"), ("--png", png, ".png")):
+        if path is not None:
+            check_output_file(flag, path, suffix, f"{kind.value}{suffix}")
     drawing = unroll(layer.spec(kind), notes=layer.unused_run_flags("draw builds nothing"))
     files = write_picture(place(drawing), svg, png) if svg is not None or png is not None else []
     output.show(replace(drawing, files=files), "draw_view")
+    output.wrote(svg, png)
     return 0
 
 
@@ -844,6 +1021,7 @@ def activity_command(
     if png is not None:
         write_activity_png(report, png)
     output.show(report, "activity_view")
+    output.wrote(png)
     return 0
 
 
@@ -874,7 +1052,10 @@ def load_command(
         bool, _option("--run", help="Rebuild each layer, load its tensors strictly and verify it.")
     ] = False,
     seed: Annotated[int, _option("--seed", help="Seed of the synthetic input for --run.")] = 0,
-    device: Annotated[str, _option("--device", help="Where --run verifies: " + COMPUTE_DEVICES)] = "cpu",
+    device: Annotated[
+        str,
+        _option("--device", help="Where --run verifies: " + COMPUTE_DEVICES, autocompletion=complete_device),
+    ] = "cpu",
 ) -> int:
     """Find the recurrent layers in a checkpoint and inspect them, reading the file without
     running it: its pickle is walked statically, nothing it names is imported or called, and a

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rnnscope.errors import BadInput
+from rnnscope.output_file import check_output_file
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -21,16 +22,14 @@ INSTALL_HINT = "pip install 'rnnscope[plot]'"
 
 
 def check_png_target(path: Path, example: str = "gradients.png") -> None:
-    """Refuse ``--png`` before any work when the file's folder is not there or matplotlib is not
-    installed (the path first: a path that can never be written is wrong wherever it runs).
+    """Refuse ``--png`` before any work when the file cannot be written there, is not named
+    .png, or matplotlib is not installed (the path first: a path that can never be written is
+    wrong wherever it runs).
 
     Raises:
-        BadInput: saying which folder is missing, or how to install matplotlib.
+        BadInput: saying what is wrong with the path, or how to install matplotlib.
     """
-    if path.is_dir():
-        raise BadInput(f"--png {path}: that is a folder; give a file name such as {example}")
-    if not path.parent.is_dir():
-        raise BadInput(f"--png {path}: the folder {path.parent} does not exist")
+    check_output_file("--png", path, ".png", example)
     if importlib.util.find_spec("matplotlib") is None:
         raise BadInput(f"--png needs matplotlib, which is not installed: {INSTALL_HINT}")
 

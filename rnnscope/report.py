@@ -196,26 +196,45 @@ class InspectReport(LayerRun):
 
 
 @dataclass(frozen=True)
+class Tolerance(Plain):
+    """What passes a check: every element within ``max(rtol·|r|, atol)`` of the reference r.
+
+    The rule is ``math.isclose``'s (the larger of the two bounds), so that rtol = atol = t
+    passes exactly what ``max |a − r| / max(|r|, 1) ≤ t`` passes: relative above 1, absolute
+    below. (torch.testing and numpy add the two bounds instead.)
+    """
+
+    rtol: float
+    atol: float
+
+    def __str__(self) -> str:
+        return f"rtol {self.rtol:g}, atol {self.atol:g}"
+
+
+@dataclass(frozen=True)
 class CheckRow(Plain):
     """One compared tensor (or slice): the module's values against the float64 reference.
 
-    ``max_rel_error`` is max |a − r| / max(|r|, 1): relative where the reference exceeds 1 in
-    magnitude, absolute below, so values near zero do not blow it up. It is the number held
-    against ``tolerance``. Both errors are None when they cannot be computed (a shape that
-    differs, NaN or inf in the module's values); ``detail`` then says why.
+    ``within`` is the verdict of ``tolerance`` on every element. ``max_rel_error`` is
+    max |a − r| / max(|r|, 1): relative where the reference exceeds 1 in magnitude, absolute
+    below, so values near zero do not blow it up; with rtol = atol it is the number the
+    tolerance is held against. Both errors are None when they cannot be computed (a shape that
+    differs, NaN or inf in the module's values); ``detail`` then says why and the check fails.
     """
 
     computed = ("ok",)
+    internal = ("within",)  # ok is the verdict, with the errors it needs
 
     name: str
     max_abs_error: float | None
     max_rel_error: float | None
-    tolerance: float
+    tolerance: Tolerance
+    within: bool = False
     detail: str | None = None
 
     @property
     def ok(self) -> bool:
-        return self.max_rel_error is not None and self.max_rel_error <= self.tolerance
+        return self.max_rel_error is not None and self.within
 
 
 def worst_check(checks: list[CheckRow]) -> CheckRow | None:
@@ -231,7 +250,7 @@ class VerifyReport(LayerRun):
 
     computed = ("ok",)
 
-    tolerance: float
+    tolerance: Tolerance
     checks: list[CheckRow]
     states: list[StateRow]  # each row of h_n / c_n and the slice of output it equals
     equations: list[Equation]
@@ -960,6 +979,12 @@ class Timing(Plain):
     q1_s: float
     q3_s: float
 
+    @property
+    def wide(self) -> bool:
+        """The passes took very different times: the slowest over twice the median, or the
+        middle half of them spread over more than half the median."""
+        return self.max_s > 2 * self.median_s or self.q3_s - self.q1_s > 0.5 * self.median_s
+
     @classmethod
     def of(cls, seconds: list[float]) -> Timing:
         median = statistics.median(seconds)
@@ -971,7 +996,7 @@ class Timing(Plain):
 class BenchReport(Plain):
     """What ``rnnscope bench`` measured, as plain values."""
 
-    computed = ("tokens_per_s", "gflops", "matmul_gflops", "fraction_of_matmul")
+    computed = ("tokens_per_s", "gflops", "matmul_gflops", "fraction_of_matmul", "wide_spread")
     internal = ("timing", "matmul_timing")  # flattened below: median_s, …, matmul_median_s, …
 
     kind: str
@@ -988,7 +1013,13 @@ class BenchReport(Plain):
     flops_per_pass: int  # from the cost model; backward counted as twice the forward products
     matmul_shape: tuple[int, int, int]  # (m, k, n) of (m, k) @ (k, n)
     matmul_timing: Timing
+    threads: int  # torch's intra-op threads during the timing
+    cores: int | None  # os.cpu_count()
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def wide_spread(self) -> bool:
+        return self.timing.wide
 
     @property
     def tokens_per_s(self) -> float:

@@ -23,7 +23,7 @@ from rnnscope.layer.command_line import command_line, spec_flags
 from rnnscope.layer.spec import Kind, LayerSpec
 from rnnscope.layer.validation import check_computes, check_run_options, make_spec
 from rnnscope.report import CheckRow, ProgressCallback, SmokeCase, SmokeReport, StateRow, Verdict
-from rnnscope.verification import verify
+from rnnscope.verification import check_tolerances, verify
 
 # Small enough to run in milliseconds; input and hidden sizes differ so that a transposed or
 # misplaced block cannot line up by accident.
@@ -69,9 +69,14 @@ class SmokeConfig:
     def kind(self) -> Kind:
         return self.spec.kind
 
-    def command(self, device: str, dtype: str, seed: int) -> str:
-        """The ``rnnscope verify`` line that reproduces this case."""
-        return command_line("verify", self.spec, device, dtype, seed)
+    def command(
+        self, device: str, dtype: str, seed: int, rtol: float | None = None, atol: float | None = None
+    ) -> str:
+        """The ``rnnscope verify`` line that reproduces this case, with the tolerances given."""
+        given = [
+            f"{flag} {value!r}" for flag, value in (("--rtol", rtol), ("--atol", atol)) if value is not None
+        ]
+        return " ".join((command_line("verify", self.spec, device, dtype, seed), *given))
 
 
 def smoke_configs(quick: bool = False) -> list[SmokeConfig]:
@@ -107,32 +112,39 @@ def run_smoke(
     quick: bool = False,
     progress: ProgressCallback | None = None,
     seed: int = 0,
+    rtol: float | None = None,
+    atol: float | None = None,
 ) -> SmokeReport:
     """Run every case through inspect and verify on the device.
 
     Args:
         progress: called after each case with (cases done, cases in all, the case's name).
+        rtol, atol: verify's tolerances for every case; None: the default for the device and dtype.
 
     Raises:
-        BadInput: an unknown device or dtype, meta (verify needs values), or a device that
-            is not here. Anything a single case raises becomes that case's failure instead.
+        BadInput: an unknown device or dtype, a negative --rtol/--atol, meta (verify needs
+            values), or a device that is not here. Anything a single case raises becomes that
+            case's failure instead.
     """
     check_run_options(device, dtype, seed, computes=True)
+    check_tolerances(rtol, atol)
     check_computes(device, "smoke")
     where = str(resolve_device(device, computes=True))
     configs = smoke_configs(quick)
     started = time.perf_counter()
     cases = []
     for done, config in enumerate(configs, start=1):
-        cases.append(_run_case(config, where, dtype, seed))
+        cases.append(_run_case(config, where, dtype, seed, rtol, atol))
         if progress is not None:
             progress(done, len(configs), config.name)
     return SmokeReport(where, dtype, quick, seed, cases, time.perf_counter() - started)
 
 
-def _run_case(config: SmokeConfig, device: str, dtype: str, seed: int) -> SmokeCase:
+def _run_case(
+    config: SmokeConfig, device: str, dtype: str, seed: int, rtol: float | None, atol: float | None
+) -> SmokeCase:
     started = time.perf_counter()
-    command = config.command(device, dtype, seed)
+    command = config.command(device, dtype, seed, rtol, atol)
     shapes_ok: bool | None = None
     states: list[StateRow] = []
     checks: list[CheckRow] = []
@@ -140,7 +152,7 @@ def _run_case(config: SmokeConfig, device: str, dtype: str, seed: int) -> SmokeC
         spec = config.spec
         inspected = inspect_layer(spec, device, dtype, seed)
         shapes_ok, states = not inspected.verdict.differing, inspected.states
-        verified = verify(spec, device, dtype, seed)
+        verified = verify(spec, device, dtype, seed, rtol=rtol, atol=atol)
         checks = verified.checks
     except Exception as error:  # a crash in one case is that case's failure, not the run's
         # in the command line's words, as the case's name and reproduce line are
@@ -192,7 +204,10 @@ def _failure(verdict: Verdict) -> str | None:
 def _check_line(check: CheckRow) -> str:
     if check.max_rel_error is None:
         return f"{check.name} ({check.detail})"
-    return f"{check.name} (max rel err {check.max_rel_error:.2e} > {check.tolerance:g})"
+    return (
+        f"{check.name} (max abs err {check.max_abs_error:.2e}, max rel err {check.max_rel_error:.2e}; "
+        f"{check.tolerance})"
+    )
 
 
 def write_junit(report: SmokeReport, path: str | Path) -> None:
@@ -248,7 +263,8 @@ def write_junit(report: SmokeReport, path: str | Path) -> None:
         ]
         lines += [
             f"{check.name}: max_abs_error={check.max_abs_error} max_rel_error={check.max_rel_error} "
-            f"tolerance={check.tolerance} ok={check.ok}" + (f" ({check.detail})" if check.detail else "")
+            f"rtol={check.tolerance.rtol} atol={check.tolerance.atol} ok={check.ok}"
+            + (f" ({check.detail})" if check.detail else "")
             for check in case.checks
         ]
         if case.traceback is not None:

@@ -24,9 +24,14 @@ META_EXAMPLE = ("inspect", "lstm", "--input-size", "16384", "--hidden-size", "16
 META_EXAMPLE += ("--device", "meta")
 
 
-def run_cli(*args: str) -> Result:
-    """Invoke ``rnnscope ARGS`` in-process; ``result.stdout`` and ``result.stderr`` stay apart."""
-    return CliRunner().invoke(app, list(args))
+def run_cli(*args: str, columns: int | None = None) -> Result:
+    """Invoke ``rnnscope ARGS`` in-process; ``result.stdout`` and ``result.stderr`` stay apart.
+
+    The output is not a terminal, as in a CI log: ``COLUMNS`` is ``columns`` (an 80-column
+    terminal's layout, as the docs show it), or unset when None, whatever the tests' own
+    environment holds.
+    """
+    return CliRunner().invoke(app, list(args), env={"COLUMNS": None if columns is None else str(columns)})
 
 
 def run_json(*args: str, exit_code: int = 0) -> dict[str, Any]:

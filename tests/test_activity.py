@@ -475,7 +475,7 @@ GOLDEN_CASES = {
 
 @pytest.mark.parametrize("name", sorted(GOLDEN_CASES))
 def test_golden(name: str, golden: Golden) -> None:
-    result = run_cli("activity", *GOLDEN_CASES[name])
+    result = run_cli("activity", *GOLDEN_CASES[name], columns=80)
     assert result.exit_code == 0
     golden(name, result.stdout)
 
@@ -546,10 +546,9 @@ def test_rendered_view_is_the_cli_output() -> None:
     from rnnscope.activity import activity
     from rnnscope.render import activity_view
 
-    assert (
-        rendered(activity_view(activity(make_spec(Kind.gru, seq_len=4))))
-        == run_cli("activity", "gru", "-L", "4").stdout
-    )
+    view = rendered(activity_view(activity(make_spec(Kind.gru, seq_len=4))))
+    printed = run_cli("activity", "gru", "-L", "4", columns=80).stdout  # off a terminal: unpadded lines
+    assert [line.rstrip() for line in view.splitlines()] == printed.splitlines()
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
@@ -638,7 +637,7 @@ def test_model_activity_counts_every_call_as_plain_torch_does(name: str) -> None
 
 def test_model_activity_flags_and_view() -> None:
     zoo = str(Path(__file__).parent / "model_zoo.py")
-    result = run_cli("model", f"{zoo}:seq2seq", "--activity")
+    result = run_cli("model", f"{zoo}:seq2seq", "--activity", columns=80)
     assert result.exit_code == 0
     assert "decoder: layer 0 forward" in result.stdout and "encoder: layer 0 reverse" in result.stdout
     assert "f forget gate: 0 mostly right-saturated" in result.stdout

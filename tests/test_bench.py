@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from rnnscope.benchmark import pass_flops
@@ -73,3 +75,54 @@ def test_bench_on_cuda(cudnn: str) -> None:
     assert document["device"].startswith("cuda")
     assert document["median_s"] > 0 and document["fraction_of_matmul"] > 0
     assert document["cudnn"] is (cudnn == "--cudnn")
+
+
+def test_threads_sets_torchs_intra_op_threads_in_every_mode() -> None:
+    before = torch.get_num_threads()
+    try:
+        document = run_json("bench", "rnn", "-L", "4", "--iters", "2", "--threads", "1")
+        assert (document["threads"], document["environment"]["threads"]) == (1, 1)
+        shown = run_cli("bench", "rnn", "-L", "4", "--iters", "2", "--threads", "1", "--backward")
+        assert shown.exit_code == 0, shown.stderr
+        assert re.search(r"^threads +1  torch intra-op threads, \d+ cores here$", shown.stdout, re.M)
+    finally:
+        torch.set_num_threads(before)
+    refused = run_cli("bench", "rnn", "--threads", "0")
+    assert refused.exit_code == 2
+    assert refused.stderr == "error: --threads must be a positive integer, got 0\n"
+
+
+def test_the_matmul_note_says_why_it_has_its_shape() -> None:
+    document = run_json("bench", "gru", "-i", "6", "-H", "9", "-L", "5", "-N", "4", "--iters", "1")
+    assert document["matmul_shape"] == [20, 6, 27]
+    assert any(
+        note.startswith("the matmul (20, 6) @ (6, 27) is the layer's biggest single product")
+        and "3 gates × H_cell = 27 columns" in note
+        for note in document["notes"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("seconds", "wide"),
+    [
+        ([0.032] * 19 + [3.921], True),  # one pass stalled for seconds: max > 2 × median
+        ([0.63, 0.9, 2.0, 8.95, 9.0, 12.0, 16.5], True),  # the quartiles far apart
+        ([0.030, 0.031, 0.032, 0.033, 0.034, 0.050], False),
+    ],
+)
+def test_a_wide_spread_is_named_with_its_likely_cause_and_the_threads(
+    monkeypatch: pytest.MonkeyPatch, seconds: list[float], wide: bool
+) -> None:
+    from rnnscope import benchmark
+
+    timing = benchmark.Timing.of(seconds)
+    assert timing.wide is wide
+    monkeypatch.setattr(benchmark, "_time_paired", lambda *args: (timing, benchmark.Timing.of([0.01])))
+    document = run_json("bench", "lstm", "-L", "3", "--iters", str(len(seconds)))
+    assert document["wide_spread"] is wide
+    spread = [note for note in document["notes"] if note.startswith("the pass times spread widely")]
+    assert len(spread) == int(wide)
+    if wide:
+        threads = document["threads"]
+        assert f"torch's {threads} intra-op threads share" in spread[0] and "--threads 1" in spread[0]
+        assert f"{max(seconds) * 1e3:,.1f} ms" in spread[0]

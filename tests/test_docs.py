@@ -156,7 +156,7 @@ def test_documented_examples_are_what_the_command_prints(command: str, output: s
             pytest.skip(
                 "model runs under no_grad on this torch (its FlopCounterMode is blind to inference mode)"
             )
-    result = run_cli(*shlex.split(command))
+    result = run_cli(*shlex.split(command), columns=80)
     printed = result.stdout + result.stderr
     assert [line.rstrip() for line in printed.splitlines()] == [line.rstrip() for line in output.splitlines()]
 

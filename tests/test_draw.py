@@ -487,7 +487,7 @@ def test_draw_json_alone_needs_no_file_and_no_library(monkeypatch: pytest.Monkey
         ((), "error: draw needs --svg FILE or --png FILE (or --json for the picture as data)\n"),
         (
             ("--svg", "/no/such/folder/x.svg"),
-            "error: --svg /no/such/folder/x.svg: cannot write it (No such file or directory)\n",
+            "error: --svg /no/such/folder/x.svg: the folder /no/such/folder does not exist\n",
         ),
         (("--svg", "x.svg", "--proj-size", "3"), "error: --proj-size applies to lstm only, not rnn\n"),
     ],

@@ -8,6 +8,7 @@ import pytest
 import typer
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from typer.testing import Result
 
 from rnnscope.cli import app
 from rnnscope.errors import BadInput
@@ -358,11 +359,21 @@ def test_every_command_with_seed_refuses_one_torch_cannot_take(command: list[str
     assert result.stderr.startswith("error: --seed must be between -2^63 and 2^64 - 1")
 
 
-def test_half_lstm_gates_are_held_in_float32() -> None:
-    """PyTorch's LSTM keeps its gates in float32: (2^40, 2^21) half gates overflow on meta."""
-    args = ["-i", "1", "-H", str(2**19), "-N", str(2**40), "-L", "1", "--dtype", "float16"]
-    result = run_cli("inspect", "lstm", *args, "--device", "meta", "--json")
-    assert result.exit_code == 2
-    assert "bytes in float32, past the 2^63 - 1 bytes" in result.stderr
-    gru = run_cli("inspect", "gru", *args, "--device", "meta", "--json")
-    assert gru.exit_code == 0, gru.stderr
+@pytest.mark.parametrize(("kind", "gates"), [("rnn", 1), ("gru", 3), ("lstm", 4)])
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_half_gates_are_held_in_float32(kind: str, gates: int, dtype: str) -> None:
+    """PyTorch keeps every kind's gates in float32: N = 2^40 rows of G·H = 2^21 half gates
+    overflow a storage on meta, half as many run."""
+    rows = 2**40
+
+    def inspect_meta(gate_width: int) -> Result:
+        hidden = gate_width // gates
+        args = ["-i", "1", "-H", str(hidden), "-N", str(rows), "-L", "1", "--dtype", dtype]
+        return run_cli("inspect", kind, *args, "--device", "meta", "--json")
+
+    too_wide = 2**21 if gates != 3 else 3 * 2**20
+    refused = inspect_meta(too_wide)
+    assert refused.exit_code == 2, refused.stderr
+    assert "bytes in float32, past the 2^63 - 1 bytes" in refused.stderr
+    halved = inspect_meta(too_wide // 2 if gates != 3 else 3 * 2**19)
+    assert halved.exit_code == 0, halved.stderr

@@ -56,7 +56,7 @@ def test_smoke_quick_json() -> None:
     assert [case["name"] for case in document["cases"]] == [c.name for c in smoke_configs(quick=True)]
     for case in document["cases"]:
         assert case["ok"] is True and case["error"] is None
-        assert case["max_rel_error"] <= case["tolerance"]
+        assert case["max_rel_error"] <= case["tolerance"]["rtol"] == case["tolerance"]["atol"]
 
 
 def test_junit_has_one_testcase_per_case(tmp_path: Path) -> None:
@@ -84,7 +84,7 @@ def test_a_wrong_gate_order_fails_the_gru_cases_by_name(
     for case in document["cases"]:
         if case["name"] in failed:
             assert case["error"].startswith("out of tolerance: ")
-            assert case["failed_checks"] and case["max_rel_error"] > case["tolerance"]
+            assert case["failed_checks"] and case["max_rel_error"] > case["tolerance"]["rtol"]
     suite = ElementTree.parse(junit).getroot().find("testsuite")
     assert suite is not None and suite.get("failures") == str(len(failed))
     for case in suite.findall("testcase"):
@@ -92,6 +92,7 @@ def test_a_wrong_gate_order_fails_the_gru_cases_by_name(
         assert (failure is not None) == (case.get("name") in failed)
         if failure is not None:
             assert "max_rel_error=" in (failure.text or "") and "ok=False" in (failure.text or "")
+            assert "rtol=1e-05 atol=1e-05" in (failure.text or "")
     shown = run_cli("smoke", "--quick")
     assert shown.exit_code == 1
     assert "✗ gru --cell: out of tolerance: h_1" in shown.stdout
@@ -100,10 +101,10 @@ def test_a_wrong_gate_order_fails_the_gru_cases_by_name(
 def test_a_case_that_raises_is_a_failed_case(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     verify = verification.verify
 
-    def breaks_on_cells(spec: LayerSpec, *args: Any) -> VerifyReport:
+    def breaks_on_cells(spec: LayerSpec, *args: Any, **kwargs: Any) -> VerifyReport:
         if spec.cell:
             raise RuntimeError("planted failure")
-        return verify(spec, *args)
+        return verify(spec, *args, **kwargs)
 
     monkeypatch.setattr(smoke, "verify", breaks_on_cells)
     junit = tmp_path / "smoke.xml"
@@ -144,16 +145,16 @@ def test_a_failed_states_check_is_named_as_states_not_shapes(
     assert text is not None and "shapes ok: True\nstates ok: False\n" in (text.text or "")
     shown = rendered(smoke_view(run_smoke(quick=True)))
     row = next(line for line in shown.splitlines() if line.startswith("gru --layers 2"))
-    assert row.split()[-5:-3] == ["✓", "✗"]  # shapes ✓, states ✗
+    assert row.split()[-6:-4] == ["✓", "✗"]  # shapes ✓, states ✗ (then max rel err, rtol, atol, ✗)
 
 
 def test_smoke_debug_shows_where_a_case_raised(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     verify = verification.verify
 
-    def breaks_on_cells(spec: LayerSpec, *args: Any) -> VerifyReport:
+    def breaks_on_cells(spec: LayerSpec, *args: Any, **kwargs: Any) -> VerifyReport:
         if spec.cell:
             raise RuntimeError("planted failure")
-        return verify(spec, *args)
+        return verify(spec, *args, **kwargs)
 
     monkeypatch.setattr(smoke, "verify", breaks_on_cells)
     junit = tmp_path / "smoke.xml"
@@ -178,11 +179,17 @@ def test_smoke_refuses_bad_options() -> None:
     )
 
 
-def test_junit_that_cannot_be_written_is_bad_input(tmp_path: Path) -> None:
+def test_junit_that_cannot_be_written_is_refused_before_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def must_not_run(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("the matrix ran although its --junit file could not be written")
+
+    monkeypatch.setattr(smoke, "run_smoke", must_not_run)
     target = tmp_path / "missing" / "smoke.xml"
     result = run_cli("smoke", "--quick", "--junit", str(target))
-    assert result.exit_code == 2
-    assert result.stderr == f"error: --junit {target}: cannot write it (No such file or directory)\n"
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == f"error: --junit {target}: the folder {target.parent} does not exist\n"
 
 
 def test_a_case_command_reproduces_it() -> None:
@@ -208,3 +215,12 @@ def test_full_smoke_on_cuda() -> None:
     report = run_smoke(device="cuda")
     assert report.device.startswith("cuda")
     assert report.ok, [case.to_dict() for case in report.failed]
+
+
+def test_smoke_tolerances_judge_every_case_and_travel_in_the_reproduce_line() -> None:
+    document = run_json("smoke", "--quick", "--rtol", "0", "--atol", "1e-9", exit_code=1)
+    failed = [case for case in document["cases"] if not case["ok"]]
+    assert failed and all(case["tolerance"] == {"rtol": 0.0, "atol": 1e-9} for case in document["cases"])
+    assert all(case["command"].endswith(" --rtol 0.0 --atol 1e-09") for case in document["cases"])
+    again = run_json(*failed[0]["command"].split()[1:], exit_code=1)
+    assert again["tolerance"] == failed[0]["tolerance"]

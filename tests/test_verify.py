@@ -18,6 +18,7 @@ from rnnscope.layer.gates import GATES
 from rnnscope.layer.spec import Kind
 from rnnscope.layer.validation import make_spec
 from rnnscope.render import inspect_view, verify_view
+from rnnscope.report import Tolerance
 from rnnscope.verification import TOLERANCES, tolerance, verify
 from tests.helpers import rendered, run_cli, run_json
 
@@ -41,7 +42,8 @@ def test_checks_are_per_layer_and_direction() -> None:
         "c_n[layer 1, rev]",
     ]
     assert report.ok
-    assert all(check.tolerance == TOLERANCES["cpu"]["float32"] for check in report.checks)
+    default = TOLERANCES["cpu"]["float32"]
+    assert all(check.tolerance == Tolerance(default, default) for check in report.checks)
 
 
 def test_cells_compare_h_1_and_c_1() -> None:
@@ -74,7 +76,7 @@ def test_low_precision_passes_its_own_tolerance(kind: Kind, dtype: str) -> None:
             raise
         pytest.skip(f"this torch cannot run it on this CPU: {error}")
     assert report.ok, [check.to_dict() for check in report.checks]
-    assert report.tolerance == TOLERANCES["cpu"][dtype]
+    assert report.tolerance == Tolerance(TOLERANCES["cpu"][dtype], TOLERANCES["cpu"][dtype])
 
 
 def test_tolerances_grow_as_precision_falls() -> None:
@@ -154,7 +156,8 @@ def test_verify_json_document() -> None:
     assert document["kind"] == "lstm" and document["device"] == "cpu" and document["dtype"] == "float32"
     for check in document["checks"]:
         assert set(check) >= {"name", "max_abs_error", "max_rel_error", "tolerance", "ok"}
-        assert check["ok"] is True and check["max_rel_error"] <= check["tolerance"]
+        assert check["tolerance"] == {"rtol": 1e-5, "atol": 1e-5}
+        assert check["ok"] is True and check["max_rel_error"] <= check["tolerance"]["rtol"]
     assert document["config"]["proj_size"] == 3
 
 
@@ -270,4 +273,41 @@ def test_verify_on_cuda_against_the_cpu_reference() -> None:
             report = verify(make_spec(kind, num_layers=2, bidirectional=True), device="cuda", dtype=dtype)
             assert report.device.startswith("cuda")
             assert report.ok, (kind, dtype, [check.to_dict() for check in report.checks])
-            assert report.tolerance == TOLERANCES["accelerator"][dtype]
+            limit = TOLERANCES["accelerator"][dtype]
+            assert report.tolerance == Tolerance(limit, limit)
+
+
+def test_rtol_and_atol_judge_each_element_by_the_larger_bound() -> None:
+    """Defaults pass exactly what max |a − r| / max(|r|, 1) ≤ t passed; a tighter pair can fail,
+    and each check names the pair that judged it."""
+    spec = make_spec(Kind.lstm, num_layers=2, seq_len=7, batch=3)
+    default = verify(spec)
+    for check in default.checks:
+        assert check.ok == (check.max_rel_error is not None and check.max_rel_error <= 1e-5)
+    worst = max(check.max_abs_error or 0.0 for check in default.checks)
+    assert worst > 0
+    tight = verify(spec, atol=worst / 2, rtol=0.0)
+    assert tight.tolerance == Tolerance(0.0, worst / 2)
+    assert not tight.ok and all(check.tolerance == tight.tolerance for check in tight.checks)
+    assert [check.ok for check in tight.checks] == [
+        (check.max_abs_error or 0.0) <= worst / 2 for check in default.checks
+    ]
+    assert verify(spec, atol=worst, rtol=0.0).ok
+
+
+def test_rtol_and_atol_on_the_command_line() -> None:
+    document = run_json("verify", "gru", *SMALL, "--rtol", "0", "--atol", "1e-12", exit_code=1)
+    assert document["tolerance"] == {"rtol": 0.0, "atol": 1e-12}
+    assert {tuple(check["tolerance"].values()) for check in document["checks"]} == {(0.0, 1e-12)}
+    shown = run_cli("verify", "gru", *SMALL, "--rtol", "0", "--atol", "1e-12")
+    assert shown.exit_code == 1
+    header = next(line for line in shown.stdout.splitlines() if line.startswith("compared"))
+    assert header.split() == ["compared", "max", "abs", "err", "max", "rel", "err", "rtol", "atol"]
+    assert "atol 1e-12 (the default for float32 on cpu is 1e-05 for both)" in " ".join(shown.stdout.split())
+
+
+@pytest.mark.parametrize("flag", ["--rtol", "--atol"])
+def test_negative_tolerance_is_refused(flag: str) -> None:
+    result = run_cli("verify", "gru", flag, "-1")
+    assert result.exit_code == 2
+    assert result.stderr == f"error: {flag} must be a number ≥ 0, got -1\n"

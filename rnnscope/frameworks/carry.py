@@ -23,6 +23,7 @@ from rnnscope.execution.runtime import TORCH_DTYPES, torch
 from rnnscope.frameworks.conventions import ONNX
 from rnnscope.frameworks.interface import GraphValue, dynamic_axes, graph_values
 from rnnscope.layer.spec import Kind, LayerSpec
+from rnnscope.output_file import check_output_file
 from rnnscope.report import (
     ExportedAttribute,
     ExportedTensor,
@@ -84,8 +85,7 @@ def check_write(path: Path, dtype: str) -> None:
     """Refuse, before any work, what --write cannot do."""
     if dtype not in _NPY_CODES:
         raise BadInput(f"--write stores {', '.join(_NPY_CODES)} (.npy has no {dtype}), got --dtype {dtype}")
-    if not path.parent.is_dir():
-        raise BadInput(f"--write {path}: the folder {path.parent} does not exist")
+    check_output_file("--write", path, ".npz", "weights.npz")
 
 
 def write_npz(
@@ -136,8 +136,7 @@ def check_export(spec: LayerSpec, path: Path, dtype: str) -> None:
         raise BadInput("--lengths does not apply with --export (it exports the layer on a padded input)")
     if dtype not in _EXPORT_DTYPES:
         raise BadInput(f"--export takes --dtype float32 or float64, got {dtype}")
-    if not path.parent.is_dir():
-        raise BadInput(f"--export {path}: the folder {path.parent} does not exist")
+    check_output_file("--export", path, ".onnx", f"{spec.kind.value}.onnx")
     if importlib.util.find_spec("onnx") is None:
         raise BadInput("--export needs the onnx package: pip install 'rnnscope[onnx]'")
 

@@ -10,7 +10,7 @@ from rnnscope.errors import BadInput
 from rnnscope.layer.command_line import refused
 from rnnscope.layer.gates import gate_count
 from rnnscope.layer.shapes import expected_parameters, expected_tensors, format_shape, gate_rows_formula
-from rnnscope.layer.spec import DTYPE_BYTES, Kind, LayerSpec, Shape
+from rnnscope.layer.spec import DTYPE_BYTES, LayerSpec, Shape
 
 # torch.manual_seed takes a 64-bit value: -2^63 up to 2^64 - 1 (it maps negative seeds onto
 # the unsigned range); anything else raises "Overflow when unpacking long long".
@@ -56,9 +56,10 @@ def check_torch_limits(spec: LayerSpec, dtype: str) -> None:
         )
     for name, formula, shape in _torch_tensors(spec):
         held_as = dtype
-        if name == _GATES and spec.kind is Kind.lstm and DTYPE_BYTES[dtype] < DTYPE_BYTES["float32"]:
-            # PyTorch's LSTM holds its gates in float32 even for float16 and bfloat16 (measured
-            # on meta: (2^40, 2^21) half gates overflow the storage size, GRU's and RNN's do not).
+        if name == _GATES and DTYPE_BYTES[dtype] < DTYPE_BYTES["float32"]:
+            # PyTorch holds every kind's gates in float32 even for float16 and bfloat16 (measured
+            # on meta, torch 2.4 and 2.13: N = 2^40 rows of G·H = 2^21 half gates overflow the
+            # storage size for RNN, GRU and LSTM alike).
             held_as = "float32"
         size = math.prod(shape) * DTYPE_BYTES[held_as]
         if size > TORCH_MAX_BYTES:

@@ -42,7 +42,7 @@ from rnnscope.model.target import (
     resolve_target,
     synthetic_arguments,
 )
-from rnnscope.report import ModelActivity, ModuleActivity, StatRow
+from rnnscope.report import ModelActivity, ModuleActivity, StatRow, Tolerance
 from rnnscope.verification import reference_checks, tolerance
 
 
@@ -316,7 +316,7 @@ def verify_calls(record: ModuleRecord) -> CallsVerified | None:
         inputs = {name: tensor.to("cpu", torch.float64) for name, tensor in ran.inputs.items()}
         with torch.no_grad():
             reference = reference_forward(ran.spec, weights, inputs)
-        checks = reference_checks(ran.spec, ran, reference, limit)
+        checks = reference_checks(ran.spec, ran, reference, Tolerance(limit, limit))  # verify's default pair
         for check in checks:
             worst_abs = max(
                 worst_abs, check.max_abs_error if check.max_abs_error is not None else float("inf")

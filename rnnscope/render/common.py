@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from rich import box
 from rich.console import Console, Group, RenderableType
+from rich.measure import Measurement
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 from rich.text import Text
@@ -106,5 +109,33 @@ def progress_bar(label: str, enabled: bool = True) -> Iterator[ProgressCallback 
         yield advance
 
 
+def command_text(line: str, style: str = "") -> Text:
+    """A line that holds a command to paste (``  reproduce: rnnscope verify …``): never broken
+    into rows, however narrow the output; a terminal soft-wraps it, which copies as one line."""
+    return Text(line, style=style, no_wrap=True, overflow="ignore")
+
+
 def print_view(view: RenderableType, console: Console | None = None) -> None:
-    (console or Console()).print(view)
+    """Print a view: on a terminal, at its width; elsewhere (a CI log, a pipe, a file) at
+    ``COLUMNS`` where it is set, else as wide as the widest line, so that nothing is wrapped
+    at 80 columns by default; and off a terminal without the spaces that pad table rows.
+
+    ``console`` (tests) prints there as it is, at its own width.
+    """
+    if console is not None:
+        console.print(view, crop=False)
+        return
+    console = Console()
+    if console.is_terminal:
+        console.print(view, crop=False)
+        return
+    if "COLUMNS" not in os.environ:
+        natural = Measurement.get(console, console.options.update_width(_UNBOUNDED), view).maximum
+        console = Console(width=max(natural, console.width))
+    with console.capture() as captured:
+        console.print(view, crop=False)
+    sys.stdout.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
+
+
+# Wide enough for any line a view prints: the measure of a view unwrapped.
+_UNBOUNDED = 1_000_000

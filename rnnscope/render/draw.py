@@ -29,7 +29,6 @@ def draw_view(drawing: Drawing) -> RenderableType:
         Text(f"drawn: {shown}"),
         Text(f"{len(drawing.cells)} cells ({len(steps)} steps × {rows}), {len(drawing.edges)} edges"),
     ]
-    lines += [Text(f"wrote {path}") for path in drawing.files]
     lines += note_lines(drawing.notes)
     return Group(*lines)
 

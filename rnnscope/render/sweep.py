@@ -54,7 +54,7 @@ def verify_sweep_view(outcomes: Sequence[Outcome[VerifyReport]]) -> RenderableTy
             *_swept(outcome),
             Text(worst.name),  # "h_n[layer 0, fwd]" is not markup
             error_text(worst.max_rel_error),
-            f"{worst.tolerance:g}",
+            str(worst.tolerance),
             mark(report.ok),
         )
     return _with_footer(

@@ -11,6 +11,7 @@ from rnnscope.render.common import (
     FAIL,
     PASS,
     UNKNOWN,
+    command_text,
     error_text,
     failure_lines,
     mark,
@@ -44,18 +45,20 @@ def check_table(rows: list[CheckRow], title: str) -> Table:
     table.add_column("compared", no_wrap=True)
     table.add_column("max abs err", justify="right", no_wrap=True)
     table.add_column("max rel err", justify="right", no_wrap=True)
-    table.add_column("tolerance", justify="right", no_wrap=True)
+    table.add_column("rtol", justify="right", no_wrap=True)
+    table.add_column("atol", justify="right", no_wrap=True)
     table.add_column("", justify="center")
     for row in rows:
         table.add_row(
             Text(row.name),
             error_text(row.max_abs_error),
             error_text(row.max_rel_error),
-            f"{row.tolerance:g}",
+            f"{row.tolerance.rtol:g}",
+            f"{row.tolerance.atol:g}",
             mark(row.ok),
         )
         if row.detail is not None:
-            table.add_row("", Text(row.detail, style="red"), "", "", "")
+            table.add_row("", Text(row.detail, style="red"), "", "", "", "")
     return table
 
 
@@ -77,7 +80,7 @@ def _verdict(report: VerifyReport) -> RenderableType:
         return Group(*verdicts)
     return Text(
         f"{PASS} all {len(report.checks)} compared tensors agree with the textbook equations "
-        f"within {report.tolerance:g}",
+        f"within {report.tolerance}",
         style="green",
     )
 
@@ -89,7 +92,8 @@ def smoke_view(report: SmokeReport) -> RenderableType:
     table.add_column("shapes", justify="center")
     table.add_column("states", justify="center")
     table.add_column("max rel err", justify="right", no_wrap=True)
-    table.add_column("tolerance", justify="right", no_wrap=True)
+    table.add_column("rtol", justify="right", no_wrap=True)
+    table.add_column("atol", justify="right", no_wrap=True)
     table.add_column("", justify="center")
     for case in report.cases:
         worst = case.worst
@@ -98,13 +102,14 @@ def smoke_view(report: SmokeReport) -> RenderableType:
             mark(case.shapes_ok),
             mark(case.states_ok),
             error_text(worst.max_rel_error) if worst else UNKNOWN,
-            f"{worst.tolerance:g}" if worst else UNKNOWN,
+            f"{worst.tolerance.rtol:g}" if worst else UNKNOWN,
+            f"{worst.tolerance.atol:g}" if worst else UNKNOWN,
             mark(case.ok),
         )
     lines: list[RenderableType] = [table, Text("")]
     for case in report.failed:
         lines.append(Text(f"{FAIL} {case.name}: {case.error}", style="bold red"))
-        lines.append(Text(f"  reproduce: {case.command}", style="dim"))
+        lines.append(command_text(f"  reproduce: {case.command}", style="dim"))
     summary = f"{report.passed} of {len(report.cases)} cases passed in {report.seconds:.2f} s"
     lines.append(Text(f"{PASS if report.ok else FAIL} {summary}", style="green" if report.ok else "bold red"))
     return Group(*lines)
