@@ -183,7 +183,7 @@ def test_documented_pictures_are_what_draw_writes(
     picture = shlex.split(command)[-1]
     monkeypatch.chdir(tmp_path)
     (tmp_path / "docs").mkdir()
-    result = run_cli(*shlex.split(command))
+    result = run_cli(*shlex.split(command), columns=80)
     printed = result.stdout + result.stderr
     assert [line.rstrip() for line in printed.splitlines()] == [line.rstrip() for line in output.splitlines()]
     assert (tmp_path / picture).read_bytes() == (ROOT / picture).read_bytes(), (
