@@ -185,9 +185,16 @@ def _top_layer(match: re.Match[str], run: Run) -> None:
 
 
 def _tolerance(match: re.Match[str], run: Run) -> None:
-    assert (match[1], match[2]) == (run.document["dtype"], run.document["device"].split(":")[0])
-    assert {check["tolerance"] for check in run.document["checks"]} == {float(match[3])}
+    """``here rtol R, atol A (the default for DTYPE on DEVICE[ is D for both])``: the pair that
+    judged every check, and the run's dtype and device."""
+    judged = {(check["tolerance"]["rtol"], check["tolerance"]["atol"]) for check in run.document["checks"]}
+    assert judged == {(float(match[1]), float(match[2]))}
+    assert (match[3], match[4]) == (run.document["dtype"], run.document["device"].split(":")[0])
+    if match[5] is None:  # no "is D for both": the pair is the default
+        assert match[1] == match[2]
 
+
+_NUMBER = r"(\d+(?:\.\d+)?(?:e[-+]\d+)?)"
 
 RULES: list[tuple[str, Check]] = [
     (r"--dropout (\d+(?:\.\d+)?)", _dropout),
@@ -211,14 +218,19 @@ RULES: list[tuple[str, Check]] = [
     (r"instead of (\d+)(?= and weight_hr)", _instead_of),
     (r"weight_hr adds (\d+)·(\d+) per layer", _weight_hr),
     (r"output holds layer (\d+)'s h_t only", _top_layer),
-    (r"(\w+) on (\w+) passes up to (\d+(?:\.\d+)?(?:e[-+]\d+)?)\.", _tolerance),
+    (
+        r"here rtol NUM, atol NUM \(the default for (\w+) on (\w+)(?: is NUM for both)?\)".replace(
+            "NUM", _NUMBER
+        ),
+        _tolerance,
+    ),
 ]
 
 # Words with digits that hold for every run alike: no number of this run is in them.
 CONSTANT = [
     "not at L − 1",
     "output_padded is 0 past each sequence's length",
-    "max |a − r| / max(|r|, 1) (relative above 1, absolute below)",
+    "max |a − r| / max(|r|, 1)",
     "h_{t−1}",
 ]
 

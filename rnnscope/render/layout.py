@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import PurePath
+
 from rich.console import Group, RenderableType
 from rich.text import Text
 
@@ -126,8 +128,9 @@ def _dims(dims: tuple[int | str, ...] | None) -> str:
 
 
 def _written(written: WriteReport) -> Text:
-    # Writing is not a check of the run: no ✓ (draw says "wrote" the same way).
+    # Writing is not a check of the run: no ✓. The "wrote FILE" line comes last, as every
+    # command that writes a file says it.
     return Text(
-        f"wrote {written.file}: {len(written.arrays)} arrays for {written.framework} "
+        f"{PurePath(written.file).name} holds {len(written.arrays)} arrays for {written.framework} "
         f"{written.variant}, keyed by the names above ({written.arrays[0].dtype if written.arrays else ''})"
     )
