@@ -161,6 +161,18 @@ class Broken(nn.Module):
         raise ValueError(f"the head expects 8 features, got {out.shape[-1]}")
 
 
+class BroadcastCell(nn.Module):
+    """An RNNCell given one unbatched step and a 2-D (H, H) state: PyTorch broadcasts the two
+    and returns (H, H) where its documentation says (H,)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cell = nn.RNNCell(3, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.cell(x, torch.zeros(4, 4))
+
+
 def not_a_model() -> int:
     return 3
 

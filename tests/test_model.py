@@ -223,6 +223,20 @@ def test_silent_batch_first_mix_up_needs_batch() -> None:
     assert document["layers"][0]["ok"] is False
 
 
+def test_a_misfit_pytorch_broadcasts_instead_of_refusing_is_a_problem() -> None:
+    cell = nn.RNNCell(3, 4)
+    returned = cell(torch.zeros(3), torch.zeros(4, 4))
+    assert tuple(returned.shape) == (4, 4)  # PyTorch's own behaviour, the reason for the check
+    code, document = run_json(f"{ZOO}:BroadcastCell", "--input", "3")
+    assert code == 1
+    (layer,) = document["layers"]
+    (problem,) = layer["problems"]
+    assert "did not refuse it" in problem and "h_0 must be 1-D (H_out,) = (4,)" in problem
+    assert "it returned (4, 4) (the call is not verified" in problem
+    assert (layer["macs"], layer["verify"]["calls_checked"]) == (0, 0)
+    assert layer["ok"] is False and document["ok"] is False
+
+
 def test_perturbed_output_fails_verification() -> None:
     code, document = run_json(f"{ZOO}:Perturbed", "--input", "6,2,4")
     assert code == 1
@@ -449,13 +463,17 @@ def test_misfit_exactly_when_pytorch_refuses(
         names = ["h_0", "c_0"] if spec.has_cell_state else ["h_0"]
         states = {name: tuple(h.shape) for name in names}
     try:
-        module(x, hx)
+        result = module(x, hx)
         refused = False
     except (RuntimeError, ValueError, IndexError):  # a cell given a 1-D state beside 2-D input: IndexError
         refused = True
     found = misfit(spec, CallShapes(tuple(x.shape), states))
     if not refused:
-        assert found is None, found
+        if found is not None:
+            # PyTorch took a misfit only by broadcasting (an RNNCell given unbatched input and an
+            # (H, H) state): what it returned is then not the documented (*input batch, H).
+            h_1 = result[0] if isinstance(result, tuple) else result
+            assert cell and tuple(h_1.shape) != (*x.shape[:-1], 4), found
     elif found is None:
         # PyTorch refused a call whose shapes fit: only an empty axis may do that.
         assert 0 in x.shape or (states and any(0 in s for s in states.values()))

@@ -26,6 +26,7 @@ from rnnscope.execution.probe import Probe
 from rnnscope.execution.runtime import torch
 from rnnscope.layer import cost
 from rnnscope.layer.gates import SIGMOID_GATES
+from rnnscope.layer.shapes import format_shape
 from rnnscope.layer.spec import Kind, LayerSpec
 from rnnscope.model.fit import CallShapes, Misfit, batch_axis_problem, call_layout, misfit
 
@@ -124,6 +125,17 @@ def _results(spec: LayerSpec, result: Any) -> tuple[Any, Any]:
     if isinstance(result, tuple) and len(result) == 2:
         return result[0], result[1]
     return result, None
+
+
+def _tensors(value: Any) -> list[torch.Tensor]:
+    """The tensors of a result part: one tensor, a PackedSequence's data, a tuple of them."""
+    if isinstance(value, PackedSequence):
+        return [value.data]
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, (tuple, list)):
+        return [item for item in value if isinstance(item, torch.Tensor)]
+    return []
 
 
 def _states(spec: LayerSpec, value: Any, step: str) -> dict[str, torch.Tensor] | None:
@@ -282,14 +294,24 @@ class Recorder:
     def _after_call(
         self, record: ModuleRecord, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any
     ) -> None:
-        record.pending = None  # PyTorch took it: what looked off was not a misfit after all
+        accepted_misfit = record.pending[0] if record.pending is not None else None
+        record.pending = None
         if self.failed is record:
             self.failed = None
         record.torch_calls += 1
         given, state = _arguments(args, kwargs)
         output, final = _results(record.spec, result)
+        if accepted_misfit is not None:
+            # PyTorch took a call its documentation does not allow (an RNNCell given unbatched
+            # input and an (H, H) state broadcasts the two, torch 2.4 to 2.13): a finding.
+            returned = [tuple(tensor.shape) for tensor in _tensors(output) + _tensors(final)]
+            record.add_problem(
+                f"PyTorch ran a call that does not fit its documented shapes and did not refuse it: "
+                f"{accepted_misfit.explanation}; it returned {', '.join(map(format_shape, returned))} "
+                "(the call is not verified and its cost not counted: no documented layer computes it)"
+            )
         shapes = _call_shapes(record.spec, given, state)
-        spec = self._call_spec(record, given, state, shapes)
+        spec = None if accepted_misfit else self._call_spec(record, given, state, shapes)
         if spec is not None:
             record.macs += sum(row.macs for row in cost.layer_costs(spec))
             if record.activity is not None:
