@@ -162,6 +162,8 @@ def test_a_folder_that_is_not_writable_is_refused(tmp_path: Path) -> None:
 def test_every_file_written_is_named_on_stdout_or_with_json_on_stderr(
     tmp_path: Path, json_output: bool
 ) -> None:
+    for library in ("matplotlib", "drawsvg", "resvg_py", "onnx"):  # the extras these files need
+        pytest.importorskip(library)
     runs = [
         (["smoke", "--quick", "--junit", str(tmp_path / "smoke.xml")], ["smoke.xml"]),
         (["gradients", "rnn", "--steps", "4", "--png", str(tmp_path / "g.png")], ["g.png"]),
