@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from rnnscope.checkpoint.loading import load
     from rnnscope.checkpoint.reader import read_checkpoint
     from rnnscope.comparison import compare
-    from rnnscope.gradients import gradients
+    from rnnscope.gradient_norms import gradients
     from rnnscope.inspection import inspect_layer as inspect
     from rnnscope.model.summary import run_model
     from rnnscope.smoke import run_smoke
@@ -77,7 +77,7 @@ _LAZY = {
     "run_smoke": "rnnscope.smoke.run_smoke",
     "compare": "rnnscope.comparison.compare",
     "bench": "rnnscope.benchmark.bench",
-    "gradients": "rnnscope.gradients.gradients",
+    "gradients": "rnnscope.gradient_norms.gradients",
     "load": "rnnscope.checkpoint.loading.load",
     "run_model": "rnnscope.model.summary.run_model",
     "read_checkpoint": "rnnscope.checkpoint.reader.read_checkpoint",

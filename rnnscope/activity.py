@@ -24,7 +24,7 @@ from rnnscope.execution.build import check_runs
 from rnnscope.execution.probe import State, initial_state, probe
 from rnnscope.execution.reference import reference_forward
 from rnnscope.execution.runtime import guarded_run, torch
-from rnnscope.gradients import add_forget_bias, check_forget_bias
+from rnnscope.gradient_norms import add_forget_bias, check_forget_bias
 from rnnscope.layer.cost import forward_bytes
 from rnnscope.layer.direction import DIRECTIONS
 from rnnscope.layer.gates import SIGMOID_GATES, gate_blocks

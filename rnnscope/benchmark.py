@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 
-from rnnscope.errors import BadInput
+from rnnscope.errors import bad_argument
 from rnnscope.execution.build import check_runs, make_inputs, seeded_module
 from rnnscope.execution.probe import initial_state, pack
 from rnnscope.execution.runtime import TORCH_DTYPES, guarded_run, torch
@@ -69,11 +69,11 @@ def bench(
         RunFailed: a pass failed although the input was valid.
     """
     if iters < 1:
-        raise BadInput(f"--iters must be a positive integer, got {iters}")
+        raise bad_argument("iters", "--iters", f"must be a positive integer, got {iters}")
     if warmup < 0:
-        raise BadInput(f"--warmup must be 0 or more, got {warmup}")
+        raise bad_argument("warmup", "--warmup", f"must be 0 or more, got {warmup}")
     if threads is not None and threads < 1:
-        raise BadInput(f"--threads must be a positive integer, got {threads}")
+        raise bad_argument("threads", "--threads", f"must be a positive integer, got {threads}")
     check_computes(device, "bench")
     needed = (lambda spec: cost.training_bytes(spec, dtype)) if backward else None
     torch_device = check_runs((spec,), device, dtype, computes=True, needed=needed)

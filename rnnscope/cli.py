@@ -835,7 +835,7 @@ def gradients_command(
     The norm is the root mean square over the batch of each sequence's ‖∂Σy_T/∂x_t‖. --cell,
     --lengths and --dropout do not apply. Exit 0, 2 for bad input, 3 when the run fails.
     """
-    from rnnscope.gradients import gradients
+    from rnnscope.gradient_norms import gradients
     from rnnscope.plot import check_png_target, write_gradients_png
     from rnnscope.render import progress_bar
 

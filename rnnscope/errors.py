@@ -33,6 +33,12 @@ class BadInput(RnnscopeError):
     exit_code = ExitCode.BAD_INPUT
 
 
+def bad_argument(parameter: str, flag: str, rest: str) -> BadInput:
+    """A refused argument, named as a Python caller passes it (``iters``) and, in the
+    ``command_line_message``, as its flag (``--iters``); ``rest`` follows the name."""
+    return BadInput(f"{parameter} {rest}", command_line_message=f"{flag} {rest}")
+
+
 class RunFailed(RnnscopeError):
     """The input was valid but the run itself failed: allocation, device, driver (exit 3)."""
 

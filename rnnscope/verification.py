@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from rnnscope.errors import BadInput
+from rnnscope.errors import bad_argument
 from rnnscope.execution.build import check_runs
 from rnnscope.execution.probe import Probe, probe
 from rnnscope.execution.reference import reference_forward
@@ -45,9 +45,9 @@ def check_tolerances(rtol: float | None, atol: float | None) -> None:
     Raises:
         BadInput: naming the flag.
     """
-    for flag, value in (("--rtol", rtol), ("--atol", atol)):
+    for parameter, value in (("rtol", rtol), ("atol", atol)):
         if value is not None and not (0.0 <= value < math.inf):
-            raise BadInput(f"{flag} must be a number ≥ 0, got {value:g}")
+            raise bad_argument(parameter, f"--{parameter}", f"must be a number ≥ 0, got {value:g}")
 
 
 def judging_tolerance(device_type: str, dtype: str, rtol: float | None, atol: float | None) -> Tolerance:

@@ -85,3 +85,20 @@ def test_a_layer_is_built_on_a_device_in_one_place() -> None:
         if "build_module(" in path.read_text()
     }
     assert building == {"execution/build.py"}
+
+
+def test_no_module_hides_a_public_function() -> None:
+    """Importing ``rnnscope.X`` sets the package's attribute X to that module: a module named as
+    a public function (``rnnscope.gradients`` once was) would replace the function for everyone
+    after the first import. Every module imported, each public name is still its function."""
+    import importlib
+    import pkgutil
+
+    import rnnscope
+
+    for module in pkgutil.walk_packages(rnnscope.__path__, "rnnscope."):
+        if module.name != "rnnscope.__main__":
+            importlib.import_module(module.name)
+    for name in rnnscope.__all__:
+        value = getattr(rnnscope, name)
+        assert not isinstance(value, type(rnnscope)), f"rnnscope.{name} is a module"

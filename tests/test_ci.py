@@ -108,7 +108,7 @@ def test_junit_properties_carry_the_environment(tmp_path: Path) -> None:
 # work (which must not run when the path is refused), and the extension it writes.
 OUTPUT_FLAGS = [
     (["smoke", "--quick"], "--junit", "rnnscope.smoke.run_smoke", ".xml"),
-    (["gradients", "lstm", "--steps", "4"], "--png", "rnnscope.gradients.gradients", ".png"),
+    (["gradients", "lstm", "--steps", "4"], "--png", "rnnscope.gradient_norms.gradients", ".png"),
     (["draw", "lstm"], "--svg", "rnnscope.draw.content.unroll", ".svg"),
     (["draw", "lstm"], "--png", "rnnscope.draw.content.unroll", ".png"),
     (["layout", "gru", "--to", "onnx"], "--export", "rnnscope.frameworks.carry.seeded_parameters", ".onnx"),

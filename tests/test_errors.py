@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import Result
 
+import rnnscope
 from rnnscope.cli import app
 from rnnscope.errors import BadInput
 from rnnscope.layer.command_line import SETTING_FLAGS, flag_name
@@ -153,6 +154,33 @@ LIBRARY_WORDING: list[tuple[Callable[[], object], str, str]] = [
         "weight_hh_l0 (4·H_cell, H_out) would be (4398046511104, 549755813888): "
         "9,671,406,556,917,033,397,649,408 bytes in float32, past the 2^63 - 1 bytes a PyTorch tensor "
         "can hold; lower --hidden-size, --proj-size",
+    ),
+    (
+        lambda: rnnscope.bench(make_spec(Kind.lstm), iters=0),
+        "iters must be a positive integer, got 0",
+        "--iters must be a positive integer, got 0",
+    ),
+    (
+        lambda: rnnscope.verify(make_spec(Kind.gru), atol=-1.0),
+        "atol must be a number ≥ 0, got -1",
+        "--atol must be a number ≥ 0, got -1",
+    ),
+    (
+        lambda: rnnscope.gradients([make_spec(Kind.rnn, dropout=0.5, num_layers=2)]),
+        "dropout does not apply to gradients: they are measured without dropout (a random mask would "
+        "change them on every run), got 0.5",
+        "--dropout does not apply to gradients: they are measured without dropout (a random mask would "
+        "change them on every run), got 0.5",
+    ),
+    (
+        lambda: rnnscope.gradients([make_spec(Kind.lstm, bias=False)], forget_biases=[1.0]),
+        "forget_biases needs the bias vectors: it cannot be used with bias=False",
+        "--forget-bias needs the bias vectors: it cannot be used with --no-bias",
+    ),
+    (
+        lambda: rnnscope.run_model("tests/model_zoo.py:Perturbed", batch=0),
+        "batch must be a positive integer, got 0",
+        "--batch must be a positive integer, got 0",
     ),
 ]
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from rnnscope.execution.build import build_module, make_inputs
 from rnnscope.execution.runtime import torch
-from rnnscope.gradients import add_forget_bias, gradients, target_description
+from rnnscope.gradient_norms import add_forget_bias, gradients, target_description
 from rnnscope.layer.spec import Kind, LayerSpec
 from rnnscope.layer.validation import make_spec
 from rnnscope.render import gradients_view
@@ -283,7 +283,7 @@ def test_progress_reports_each_forward_and_backward() -> None:
         (["--cell"], "--cell does not apply to gradients: a cell runs one time step, there is no t to reach"),
         (
             ["--lengths", "3,2"],
-            "--lengths does not apply to gradients: every sequence runs all --steps to t = T",
+            "--lengths does not apply to gradients: every sequence runs all its steps, to t = T",
         ),
         (
             ["--layers", "2", "--dropout", "0.5"],

@@ -131,7 +131,7 @@ def test_every_field_of_the_other_commands_reports_reaches_its_json() -> None:
     from rnnscope.benchmark import bench
     from rnnscope.comparison import compare
     from rnnscope.frameworks.layout import layout
-    from rnnscope.gradients import gradients
+    from rnnscope.gradient_norms import gradients
 
     spec = make_spec(Kind.lstm, num_layers=2, bidirectional=True, seq_len=3, batch=2)
     compared = compare({kind: make_spec(kind, seq_len=3, batch=2) for kind in Kind})

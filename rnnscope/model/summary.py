@@ -17,7 +17,7 @@ from typing import Any
 
 from rnnscope.activity import check_thresholds
 from rnnscope.checkpoint.loading import tensor_gate_stats
-from rnnscope.errors import BadInput
+from rnnscope.errors import BadInput, bad_argument
 from rnnscope.execution.reference import reference_forward
 from rnnscope.execution.runtime import TORCH_DTYPES, notes_from_warnings, resolve_device, run_failures, torch
 from rnnscope.inspection import parameter_rows, state_rows, tensor_rows
@@ -98,7 +98,7 @@ def run_model(
     check_run_options(device, dtype or "float32", seed, computes=True)
     check_computes(device, "model")
     if batch is not None and batch < 1:
-        raise BadInput(f"--batch must be a positive integer, got {batch}")
+        raise bad_argument("batch", "--batch", f"must be a positive integer, got {batch}")
     if activity is not None:
         check_thresholds(*activity)
     specs = [parse_input(text) for text in inputs or []]

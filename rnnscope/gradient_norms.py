@@ -14,11 +14,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 
-from rnnscope.errors import BadInput
+from rnnscope.errors import BadInput, bad_argument
 from rnnscope.execution.build import check_runs, make_inputs, seeded_module
 from rnnscope.execution.probe import initial_state
 from rnnscope.execution.runtime import TORCH_DTYPES, guarded_run, torch
 from rnnscope.layer import cost
+from rnnscope.layer.command_line import refused
 from rnnscope.layer.gates import gate_blocks
 from rnnscope.layer.shapes import expected_parameters
 from rnnscope.layer.spec import Kind, LayerSpec
@@ -33,15 +34,24 @@ def check_gradient_spec(spec: LayerSpec) -> None:
         BadInput: --cell, --lengths or --dropout, naming the flag.
     """
     if spec.cell:
-        raise BadInput(
-            "--cell does not apply to gradients: a cell runs one time step, there is no t to reach"
+        raise refused(
+            lambda name: (
+                f"{name('cell')} does not apply to gradients: a cell runs one time step, "
+                "there is no t to reach"
+            )
         )
     if spec.lengths is not None:
-        raise BadInput("--lengths does not apply to gradients: every sequence runs all --steps to t = T")
+        raise refused(
+            lambda name: (
+                f"{name('lengths')} does not apply to gradients: every sequence runs all its steps, to t = T"
+            )
+        )
     if spec.dropout:
-        raise BadInput(
-            "--dropout does not apply to gradients: they are measured without dropout "
-            f"(a random mask would change them on every run), got {spec.dropout:g}"
+        raise refused(
+            lambda name: (
+                f"{name('dropout')} does not apply to gradients: they are measured without "
+                f"dropout (a random mask would change them on every run), got {spec.dropout:g}"
+            )
         )
 
 
@@ -51,16 +61,19 @@ def smallest_positive(dtype: str) -> float:
     return float(info.tiny * info.eps)
 
 
-def check_forget_bias(value: float, spec: LayerSpec) -> None:
+def check_forget_bias(value: float, spec: LayerSpec, parameter: str = "forget_bias") -> None:
     """Refuse a forget bias that cannot be added to this LSTM.
 
     Raises:
         BadInput: a value that is not finite, or a layer without bias vectors (--no-bias).
     """
     if not math.isfinite(value):
-        raise BadInput(f"--forget-bias must be a finite number, got {value}")
+        raise bad_argument(parameter, "--forget-bias", f"must be a finite number, got {value}")
     if not spec.bias:
-        raise BadInput("--forget-bias needs the bias vectors: it cannot be used with --no-bias")
+        raise BadInput(
+            f"{parameter} needs the bias vectors: it cannot be used with bias=False",
+            command_line_message="--forget-bias needs the bias vectors: it cannot be used with --no-bias",
+        )
 
 
 def add_forget_bias(module: torch.nn.Module, spec: LayerSpec, value: float) -> None:
@@ -125,7 +138,7 @@ def gradients(
     if forget_biases and not lstm:
         raise BadInput("--forget-bias applies to lstm only: add lstm to the kinds")
     for value in forget_biases:
-        check_forget_bias(value, lstm[0])
+        check_forget_bias(value, lstm[0], "forget_biases")
     others = [spec.kind.value for spec in specs if spec.kind is not Kind.lstm]
     if forget_biases and others:
         report_notes.append(
