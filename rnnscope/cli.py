@@ -34,6 +34,7 @@ from rnnscope.layer.validation import COMPUTE_DEVICE_CHOICES, DEVICE_CHOICES, ch
 from rnnscope.output_file import check_output_file
 from rnnscope.sweep import (
     FLAGS_BY_NAME,
+    SWEEP_COMMANDS,
     Axis,
     Case,
     Combination,
@@ -467,15 +468,31 @@ def _float(value: Any) -> float:
         raise typer.BadParameter(f"{value!r} is not a valid float.") from None
 
 
-def _choice(choices: type[Enum], case_sensitive: bool) -> Callable[[Any], Enum]:
-    def choose(value: Any) -> Enum:
-        if isinstance(value, choices):
-            return value
+def _choice(choices: type[Enum], case_sensitive: bool, several: bool) -> Callable[[Any], Enum]:
+    """``several``: the argument takes several values, given apart (gradients' KIND ...)."""
+
+    def match(value: str) -> Enum | None:
         for choice in choices:
             if choice.value == value or (
                 not case_sensitive and str(choice.value).casefold() == value.casefold()
             ):
                 return choice
+        return None
+
+    def choose(value: Any) -> Enum:
+        if isinstance(value, choices):
+            return value
+        chosen = match(value)
+        if chosen is not None:
+            return chosen
+        parts = value.split(",")
+        if len(parts) > 1 and all(match(part.strip()) is not None for part in parts):
+            apart = " ".join(part.strip() for part in parts)
+            raise typer.BadParameter(
+                f"{value!r}: give them apart, as in {apart}"
+                if several
+                else f"{value!r}: one at a time here (a comma list sweeps with {SWEEP_COMMANDS})"
+            )
         allowed = ", ".join(repr(choice.value) for choice in choices)
         raise typer.BadParameter(f"{value!r} is not one of {allowed}.")
 
@@ -495,14 +512,15 @@ def _with_clicks_wording(annotation: Any) -> None:
         return
     if get_origin(value_type) in (Union, UnionType):
         value_type = next(arg for arg in get_args(value_type) if arg is not type(None))
-    if get_origin(value_type) is list:
+    several = get_origin(value_type) is list
+    if several:
         value_type = get_args(value_type)[0]
     if value_type is int:
         info.parser = _integer
     elif value_type is float:
         info.parser = _float
     elif isinstance(value_type, type) and issubclass(value_type, Enum):
-        info.parser = _choice(value_type, info.case_sensitive)
+        info.parser = _choice(value_type, info.case_sensitive, several)
 
 
 def _parameters(spec: dict[str, tuple[Any, Any]]) -> list[inspect.Parameter]:

@@ -260,6 +260,16 @@ def test_usage_names_arguments_in_capitals_and_h_is_help(name: str) -> None:
             ["gradients", "lstm", "grux"],
             "Invalid value for 'KIND': 'grux' is not one of 'rnn', 'lstm', 'gru'.",
         ),
+        (
+            ["bench", "lstm,GRU"],
+            "Invalid value for 'KIND': 'lstm,GRU': one at a time here "
+            "(a comma list sweeps with inspect, verify and compare)",
+        ),
+        (["gradients", "lstm,gru"], "Invalid value for 'KIND': 'lstm,gru': give them apart, as in lstm gru"),
+        (
+            ["gradients", "lstm,gruu"],
+            "Invalid value for 'KIND': 'lstm,gruu' is not one of 'rnn', 'lstm', 'gru'.",
+        ),
     ],
 )
 def test_a_value_click_cannot_parse_gets_clicks_wording(arguments: list[str], message: str) -> None:
