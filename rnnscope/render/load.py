@@ -10,7 +10,7 @@ from rich.text import Text
 from rnnscope.render.common import FAIL, PASS, UNKNOWN, layer_label, mark, new_table, note_lines, spaced
 from rnnscope.render.inspect import parameter_table, summary_table
 from rnnscope.render.verify import check_table
-from rnnscope.report import Expectation, LoadedLayer, LoadReport, StatRow
+from rnnscope.report import Expectation, LoadedLayer, LoadReport, Mismatch, StatRow
 
 
 def load_view(report: LoadReport) -> RenderableType:
@@ -104,22 +104,37 @@ def _problems(problems: list[dict[str, object]]) -> RenderableType:
     return Group(*lines)
 
 
+def mismatch_table(title: str, mismatches: list[Mismatch], against: str, by_module: bool = False) -> Table:
+    """Each setting the file's tensors contradict: the file's value beside ``against``'s (the
+    --expect constructor's, or the model's), with the evidence; ``by_module``: a column naming
+    the module each row is about."""
+    table = new_table(title)
+    if by_module:
+        table.add_column("module", no_wrap=True)
+    table.add_column("setting", no_wrap=True)
+    table.add_column("file", no_wrap=True)
+    table.add_column(against, no_wrap=True)
+    table.add_column("evidence in the file", overflow="fold")
+    for row in mismatches:
+        cells = (row.field, str(row.file), str(row.expected), row.evidence)
+        table.add_row(*((row.prefix, *cells) if by_module else cells))
+    return table
+
+
+def pytorch_refusal(error: str) -> list[RenderableType]:
+    """PyTorch's own load_state_dict message, whole: it names every key."""
+    return [Text("PyTorch's load_state_dict says:", style="bold"), Text(error.expandtabs(2), style="red")]
+
+
 def _expectation(expectation: Expectation) -> RenderableType:
     where = f" in {expectation.container}" if expectation.container else ""
     title = f"--expect {expectation.constructor} against {_name(expectation.prefix)}{where}"
-    table = new_table(title)
-    table.add_column("setting", no_wrap=True)
-    table.add_column("file", no_wrap=True)
-    table.add_column("yours", no_wrap=True)
-    table.add_column("evidence in the file", overflow="fold")
-    for row in expectation.mismatches:
-        table.add_row(row.field, str(row.file), str(row.expected), row.evidence)
+    table = mismatch_table(title, expectation.mismatches, "yours")
     lines: list[RenderableType] = [table] if expectation.mismatches else [Text(title, style="bold")]
     if expectation.pytorch_error is None:
         lines.append(Text(f"{PASS} load_state_dict(strict=True) takes the file's tensors", style="green"))
     else:
-        lines.append(Text("PyTorch's load_state_dict says:", style="bold"))
-        lines.append(Text(expectation.pytorch_error.expandtabs(2), style="red"))
+        lines += pytorch_refusal(expectation.pytorch_error)
     return Group(*lines)
 
 

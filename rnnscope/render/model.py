@@ -15,7 +15,7 @@ from rnnscope.model.report import CallFailure, ModelReport, RecurrentModule, Sig
 from rnnscope.render.activity import activity_legend, gate_sections
 from rnnscope.render.common import FAIL, PASS, count, mark, new_table, note_lines, spaced
 from rnnscope.render.inspect import gate_table, parameter_table, state_view, tensor_table
-from rnnscope.render.load import stats_table
+from rnnscope.render.load import mismatch_table, pytorch_refusal, stats_table
 from rnnscope.report import ModelActivity
 
 
@@ -218,17 +218,9 @@ def _weights(weights: WeightsLoaded) -> RenderableType:
         )
     ]
     if weights.mismatches:
-        table = new_table("The file's layers against the model's")
-        table.add_column("module", no_wrap=True)
-        table.add_column("setting", no_wrap=True)
-        table.add_column("file", no_wrap=True)
-        table.add_column("model", no_wrap=True)
-        table.add_column("evidence in the file", overflow="fold")
-        for row in weights.mismatches:
-            table.add_row(row.prefix, row.field, str(row.file), str(row.expected), row.evidence)
-        lines.append(table)
-    lines.append(Text("PyTorch's load_state_dict says:", style="bold"))
-    lines.append(Text((weights.pytorch_error or "").expandtabs(2), style="red"))
+        title = "The file's layers against the model's"
+        lines.append(mismatch_table(title, weights.mismatches, "model", by_module=True))
+    lines += pytorch_refusal(weights.pytorch_error or "")
     return Group(*lines)
 
 
