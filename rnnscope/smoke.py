@@ -148,6 +148,8 @@ def _run_case(
     shapes_ok: bool | None = None
     states: list[StateRow] = []
     checks: list[CheckRow] = []
+    failure: str | None
+    trace: str | None = None
     try:
         spec = config.spec
         inspected = inspect_layer(spec, device, dtype, seed)
@@ -156,27 +158,16 @@ def _run_case(
         checks = verified.checks
     except Exception as error:  # a crash in one case is that case's failure, not the run's
         # in the command line's words, as the case's name and reproduce line are
-        text = (
+        failure = (
             error.command_line_message
             if isinstance(error, RnnscopeError)
             else f"{type(error).__name__}: {error}"
         )
-        elapsed = time.perf_counter() - started
-        return SmokeCase(
-            config.name,
-            config.kind.value,
-            command,
-            shapes_ok,
-            states,
-            checks,
-            elapsed,
-            text,
-            raised=True,
-            traceback=traceback.format_exc(),
-        )
+        trace = traceback.format_exc()
+    else:
+        # inspect's shapes and states, verify's checks (its states are inspect's again)
+        failure = _failure(replace(inspected.verdict, out_of_tolerance=verified.verdict.out_of_tolerance))
     elapsed = time.perf_counter() - started
-    # inspect's shapes and states, verify's checks (its states are inspect's again)
-    verdict = replace(inspected.verdict, out_of_tolerance=verified.verdict.out_of_tolerance)
     return SmokeCase(
         config.name,
         config.kind.value,
@@ -185,7 +176,9 @@ def _run_case(
         states,
         checks,
         elapsed,
-        _failure(verdict),
+        failure,
+        raised=trace is not None,
+        traceback=trace,
     )
 
 
